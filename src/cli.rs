@@ -1,0 +1,122 @@
+//! Command-line interface: one subcommand per job, shared option groups flattened in.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::db::ConnectOpts;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "intellacc-bench",
+    version,
+    about = "Seed, serve, load and measure the Intellacc PostgreSQL schema",
+    long_about = "Seeds PostgreSQL with deterministic synthetic Intellacc data, serves the \
+                  hot read and write paths over HTTP, drives them with goose and reports \
+                  latency distributions. Without --database-url/DATABASE_URL it runs on a \
+                  throwaway cluster started from local PostgreSQL binaries."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub connect: ConnectOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Seed the database: all ten tables, deterministic for a given --seed and --scale.
+    Seed(SeedArgs),
+    /// Serve the reference API (axum) on a loopback address.
+    Serve(ServeArgs),
+    /// Drive a goose load scenario against a running server and write a report.
+    Load(LoadArgs),
+    /// The whole pipeline: throwaway Postgres, seed, serve, load, report.
+    Run(RunArgs),
+}
+
+/// Data shape options shared by `seed`, `serve` and `run`.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Scale factor: 1 = 10,000 users; fractions allowed (0.1 = 1,000 users).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Seed of every random choice; the same seed and scale give the same rows.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Drop and re-seed a database that already holds intellacc-bench data.
+    #[arg(long)]
+    pub reset: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Also write the data manifest (seed, scale, row counts, checksums) as JSON here.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Connections in the server's sqlx pool.
+    #[arg(long, default_value_t = 16)]
+    pub pool_size: u32,
+    /// HS256 secret for issued tokens (default: random per process).
+    #[arg(long, env = "INTELLACC_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Stop by itself after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    pub for_secs: Option<u64>,
+    /// Seeding options, used when the database is a fresh throwaway one.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// Load options shared by `load` and `run`; unset values come from the scenario file.
+#[derive(Debug, Clone, Args)]
+pub struct LoadOpts {
+    /// Scenario file (TOML); default: the shipped scenarios/mixed.toml.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Seconds of load, warm-up included.
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Seconds at the start whose samples are excluded from the latencies.
+    #[arg(long)]
+    pub warmup: Option<u64>,
+    /// Concurrent goose users (each logs in once as a distinct seeded user).
+    #[arg(long)]
+    pub users: Option<usize>,
+    /// Report directory (default: reports/<run-id>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// Base URL of the server, e.g. http://127.0.0.1:8080 (loopback only).
+    #[arg(long)]
+    pub host: String,
+    #[command(flatten)]
+    pub load: LoadOpts,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub load: LoadOpts,
+    /// Connections in the reference server's pool (default: from the scenario).
+    #[arg(long)]
+    pub pool_size: Option<u32>,
+}

@@ -1,0 +1,19 @@
+//! One module per subcommand; `dispatch` routes a parsed command line to it.
+
+pub mod load;
+pub mod run;
+pub mod seed;
+pub mod serve;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Seed(args) => seed::run(&cli.connect, args).await,
+        Command::Serve(args) => serve::run(&cli.connect, args).await,
+        Command::Load(args) => load::run(args).await,
+        Command::Run(args) => run::run(&cli.connect, args).await,
+    }
+}

@@ -1,0 +1,377 @@
+//! The personas as goose scenarios: feed reader, trader, messenger. Every request is timed
+//! here, to the end of its body, and recorded under its endpoint template.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use goose::prelude::*;
+use rand::RngExt;
+use serde_json::{json, Value};
+
+use super::record::{Outcome, Recorder};
+use super::scenario::{Persona, PersonaKind};
+use crate::seed::rng::{self, GenRng};
+use crate::server::bench::Account;
+
+/// Endpoint templates: the names requests are reported under.
+pub const LOGIN: &str = "POST /api/login";
+pub const FEED: &str = "GET /api/feed";
+pub const POSITIONS: &str = "GET /api/users/:id/positions";
+pub const EVENTS: &str = "GET /api/events";
+pub const TRADE: &str = "POST /api/events/:id/update";
+pub const GROUPS: &str = "GET /api/mls/groups";
+pub const MESSAGES: &str = "GET /api/mls/messages/group/:group_id";
+pub const POST_MESSAGE: &str = "POST /api/mls/messages/group";
+
+/// State shared by every user of a run.
+pub struct Shared {
+    pub recorder: Arc<Recorder>,
+    pub any: Vec<Account>,
+    pub member: Vec<Account>,
+    pub next_user: AtomicUsize,
+    pub seed: u64,
+}
+
+/// One goose user's state, set at login.
+#[derive(Clone)]
+struct Session {
+    token: String,
+    user_id: i32,
+    rng: GenRng,
+    /// Highest message id seen per group, for `afterId`.
+    seen: HashMap<String, i32>,
+}
+
+pub fn scenario(persona: &Persona, shared: &Arc<Shared>) -> Result<Scenario, GooseError> {
+    let kind = persona.kind;
+    let login_shared = Arc::clone(shared);
+    let login: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
+        let shared = Arc::clone(&login_shared);
+        Box::pin(async move { login(user, &shared, kind).await })
+    });
+    let work_shared = Arc::clone(shared);
+    let work: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
+        let shared = Arc::clone(&work_shared);
+        Box::pin(async move {
+            if user.get_session_data::<Session>().is_none() {
+                // Login failed: nothing to do but wait (the failure is already recorded).
+                return Ok(());
+            }
+            match kind {
+                PersonaKind::FeedReader => feed_reader(user, &shared).await,
+                PersonaKind::Trader => trader(user, &shared).await,
+                PersonaKind::Messenger => messenger(user, &shared).await,
+            }
+        })
+    });
+    let think = persona.think_time;
+    Ok(Scenario::new(kind.name())
+        .set_weight(persona.weight)?
+        .set_wait_time(
+            Duration::from_millis(think.min_ms),
+            Duration::from_millis(think.max_ms),
+        )?
+        .register_transaction(Transaction::new(login).set_name("login").set_on_start())
+        .register_transaction(Transaction::new(work).set_name(kind.name())))
+}
+
+/// A request's result as the personas need it.
+struct Reply {
+    status: u16,
+    body: Option<Value>,
+}
+
+/// Sends one request, reads the whole body, records the latency under `endpoint`.
+async fn call(
+    user: &mut GooseUser,
+    shared: &Shared,
+    method: GooseMethod,
+    path: &str,
+    endpoint: &'static str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Result<Reply, Box<TransactionError>> {
+    let mut rb = user.get_request_builder(&method, path)?;
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        rb = rb.json(b);
+    }
+    // goose keys metrics by "{METHOD} {name}": give it the template without the method.
+    let goose_name = endpoint.split_once(' ').map_or(endpoint, |(_, p)| p);
+    let request = GooseRequest::builder()
+        .method(method)
+        .path(path)
+        .name(goose_name)
+        .set_request_builder(rb)
+        .build();
+    let started = Instant::now();
+    let response = user.request(request).await?;
+    let reply = match response.response {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            match r.bytes().await {
+                Ok(bytes) => Reply {
+                    status,
+                    body: serde_json::from_slice(&bytes).ok(),
+                },
+                Err(_) => {
+                    shared.recorder.record(
+                        endpoint,
+                        started,
+                        started.elapsed(),
+                        Outcome::Transport,
+                    );
+                    return Ok(Reply {
+                        status: 0,
+                        body: None,
+                    });
+                }
+            }
+        }
+        Err(_) => {
+            shared
+                .recorder
+                .record(endpoint, started, started.elapsed(), Outcome::Transport);
+            return Ok(Reply {
+                status: 0,
+                body: None,
+            });
+        }
+    };
+    shared.recorder.record(
+        endpoint,
+        started,
+        started.elapsed(),
+        Outcome::Status(reply.status),
+    );
+    Ok(reply)
+}
+
+async fn login(
+    user: &mut GooseUser,
+    shared: &Shared,
+    kind: PersonaKind,
+) -> Result<(), Box<TransactionError>> {
+    let n = shared.next_user.fetch_add(1, Ordering::SeqCst);
+    // Messengers log in as group members; everyone else as any seeded user. Distinct users
+    // get distinct accounts as long as the lists are long enough (they hold `users` each).
+    let pool = if kind == PersonaKind::Messenger && !shared.member.is_empty() {
+        &shared.member
+    } else {
+        &shared.any
+    };
+    let account = pool[n % pool.len()].clone();
+    let body = json!({ "email": account.email, "password": crate::seed::params::PASSWORD });
+    let reply = call(
+        user,
+        shared,
+        GooseMethod::Post,
+        "/api/login",
+        LOGIN,
+        None,
+        Some(&body),
+    )
+    .await?;
+    let token = reply
+        .body
+        .as_ref()
+        .and_then(|b| b.get("token"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let Some(token) = token {
+        user.set_session_data(Session {
+            token,
+            user_id: account.id,
+            rng: rng::stream(shared.seed, "load-user", n as u64),
+            seen: HashMap::new(),
+        });
+    }
+    Ok(())
+}
+
+fn session(user: &mut GooseUser) -> &mut Session {
+    user.get_session_data_unchecked_mut::<Session>()
+}
+
+/// First feed page, and one time in three the next page too.
+async fn feed_reader(user: &mut GooseUser, shared: &Shared) -> Result<(), Box<TransactionError>> {
+    let token = session(user).token.clone();
+    let path = "/api/feed?limit=20&offset=0";
+    call(
+        user,
+        shared,
+        GooseMethod::Get,
+        path,
+        FEED,
+        Some(&token),
+        None,
+    )
+    .await?;
+    if session(user).rng.random_bool(1.0 / 3.0) {
+        let path = "/api/feed?limit=20&offset=20";
+        call(
+            user,
+            shared,
+            GooseMethod::Get,
+            path,
+            FEED,
+            Some(&token),
+            None,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Portfolio, open markets, then a small trade toward a nearby price in one of them.
+async fn trader(user: &mut GooseUser, shared: &Shared) -> Result<(), Box<TransactionError>> {
+    let (token, id) = {
+        let s = session(user);
+        (s.token.clone(), s.user_id)
+    };
+    let path = format!("/api/users/{id}/positions");
+    call(
+        user,
+        shared,
+        GooseMethod::Get,
+        &path,
+        POSITIONS,
+        Some(&token),
+        None,
+    )
+    .await?;
+    let events = call(
+        user,
+        shared,
+        GooseMethod::Get,
+        "/api/events?limit=20",
+        EVENTS,
+        Some(&token),
+        None,
+    )
+    .await?;
+    let markets: Vec<(i64, f64)> = events
+        .body
+        .as_ref()
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| Some((e.get("id")?.as_i64()?, e.get("market_prob")?.as_f64()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    if markets.is_empty() {
+        return Ok(());
+    }
+    let (event, stake, target) = {
+        let rng = &mut session(user).rng;
+        let (event, prob) = markets[rng.random_range(0..markets.len())];
+        let target: f64 = (prob + rng.random_range(-0.1..0.1)).clamp(0.01, 0.99);
+        (
+            event,
+            (rng.random_range(1.0..10.0_f64) * 100.0).round() / 100.0,
+            target,
+        )
+    };
+    let path = format!("/api/events/{event}/update");
+    let body = json!({ "stake": stake, "target_prob": target });
+    call(
+        user,
+        shared,
+        GooseMethod::Post,
+        &path,
+        TRADE,
+        Some(&token),
+        Some(&body),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Groups, new messages of one group, then a message of realistic ciphertext size.
+async fn messenger(user: &mut GooseUser, shared: &Shared) -> Result<(), Box<TransactionError>> {
+    let token = session(user).token.clone();
+    let groups = call(
+        user,
+        shared,
+        GooseMethod::Get,
+        "/api/mls/groups",
+        GROUPS,
+        Some(&token),
+        None,
+    )
+    .await?;
+    let ids: Vec<String> = groups
+        .body
+        .as_ref()
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|g| g.get("group_id")?.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let (group, after) = {
+        let s = session(user);
+        let g = ids[s.rng.random_range(0..ids.len())].clone();
+        let after = s.seen.get(&g).copied().unwrap_or(0);
+        (g, after)
+    };
+    let path = format!("/api/mls/messages/group/{group}?afterId={after}&limit=50");
+    let fetched = call(
+        user,
+        shared,
+        GooseMethod::Get,
+        &path,
+        MESSAGES,
+        Some(&token),
+        None,
+    )
+    .await?;
+    let (last_id, epoch) = fetched
+        .body
+        .as_ref()
+        .and_then(Value::as_array)
+        .and_then(|a| a.last())
+        .map_or((after, None), |m| {
+            (
+                m.get("id")
+                    .and_then(Value::as_i64)
+                    .map_or(after, |v| i32::try_from(v).unwrap_or(after)),
+                m.get("epoch").and_then(Value::as_i64),
+            )
+        });
+    session(user).seen.insert(group.clone(), last_id);
+    // An application message is its plaintext plus ~146 bytes of MLS framing and tag.
+    let data: Vec<u8> = {
+        let rng = &mut session(user).rng;
+        let len = 146 + rng.random_range(20..400);
+        (0..len).map(|_| rng.random::<u8>()).collect()
+    };
+    let body = json!({
+        "group_id": group,
+        "epoch": epoch.unwrap_or(1),
+        "content_type": "application",
+        "data": STANDARD.encode(&data),
+    });
+    call(
+        user,
+        shared,
+        GooseMethod::Post,
+        "/api/mls/messages/group",
+        POST_MESSAGE,
+        Some(&token),
+        Some(&body),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! Run reports: `report.json` (versioned, machine-readable) and `report.md` (for people),
+//! written side by side in the run's directory with goose's own HTML report.
+
+pub mod markdown;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::load::record::EndpointSamples;
+use crate::seed::Manifest;
+
+/// Bumped when report.json changes incompatibly.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub min: u64,
+    pub mean: f64,
+}
+
+impl Percentiles {
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Self {
+        Self {
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            min: h.min(),
+            mean: (h.mean() * 10.0).round() / 10.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointReport {
+    /// The endpoint template, e.g. `GET /api/feed`.
+    pub name: String,
+    /// Measured requests (warm-up excluded).
+    pub count: u64,
+    /// Requests that failed: no response, or a 4xx/5xx status.
+    pub errors: u64,
+    /// Responses by HTTP status.
+    pub status: BTreeMap<String, u64>,
+    /// Requests that ended without a response.
+    pub transport_errors: u64,
+    /// Requests sent during warm-up (not in the latencies).
+    pub warmup_count: u64,
+    /// Requests per second over the measured window.
+    pub throughput: f64,
+    /// Latency in microseconds, from an HdrHistogram (3 significant digits).
+    pub latency_us: Percentiles,
+}
+
+impl EndpointReport {
+    pub fn from_samples(name: &str, s: &EndpointSamples, measured_secs: f64) -> Self {
+        #[allow(clippy::cast_precision_loss)]
+        let throughput = s.count() as f64 / measured_secs.max(1e-9);
+        Self {
+            name: name.to_string(),
+            count: s.count(),
+            errors: s.errors(),
+            status: s.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            transport_errors: s.transport_errors,
+            warmup_count: s.warmup,
+            throughput: (throughput * 10.0).round() / 10.0,
+            latency_us: Percentiles::of(&s.latency),
+        }
+    }
+}
+
+/// What the load phase did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadSummary {
+    /// `closed`: each user waits for its response, then thinks, then sends again.
+    pub load_model: String,
+    pub host: String,
+    pub scenario: String,
+    pub users: usize,
+    pub duration_secs: u64,
+    pub warmup_secs: u64,
+    /// Seconds over which the reported samples were taken.
+    pub measured_secs: f64,
+    pub total_requests: u64,
+    pub total_errors: u64,
+    pub throughput: f64,
+}
+
+/// Seeding figures, when this run seeded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeedSummary {
+    pub total_seconds: f64,
+    pub load_seconds: f64,
+    pub index_seconds: f64,
+    pub tables: Vec<SeedTable>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeedTable {
+    pub table: String,
+    pub rows: u64,
+    pub seconds: f64,
+    pub rows_per_sec: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub tool_version: String,
+    pub generated_at: String,
+    /// The resolved configuration of the run (flags > scenario file > defaults).
+    pub config: serde_json::Value,
+    /// The database server: kind (throwaway or external), version, settings.
+    pub database: Option<serde_json::Value>,
+    pub manifest: Option<Manifest>,
+    pub seeding: Option<SeedSummary>,
+    pub load: LoadSummary,
+    pub endpoints: Vec<EndpointReport>,
+    /// Other files of the run (goose's report), relative to the report directory.
+    pub files: Vec<String>,
+}
+
+impl Report {
+    /// Writes report.json and report.md into `dir`, returning their paths.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating report directory {}", dir.display()))?;
+        let json_path = dir.join("report.json");
+        let json = serde_json::to_vec_pretty(self).context("serializing report.json")?;
+        std::fs::write(&json_path, json)
+            .with_context(|| format!("writing {}", json_path.display()))?;
+        let md_path = dir.join("report.md");
+        let mut md = Vec::new();
+        markdown::render(self, &mut md)?;
+        std::fs::write(&md_path, md).with_context(|| format!("writing {}", md_path.display()))?;
+        Ok(vec![json_path, md_path])
+    }
+
+    /// Reads a report.json.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("reading report {}", path.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing report {}", path.display()))
+    }
+
+    /// A short terminal summary.
+    pub fn summary(&self, mut out: impl Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "{:<42} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9}",
+            "endpoint", "count", "errors", "p50 µs", "p90 µs", "p99 µs", "max µs"
+        )?;
+        for e in &self.endpoints {
+            writeln!(
+                out,
+                "{:<42} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9}",
+                e.name,
+                e.count,
+                e.errors,
+                e.latency_us.p50,
+                e.latency_us.p90,
+                e.latency_us.p99,
+                e.latency_us.max
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A run id: UTC time plus the seed, sortable and unique enough per machine.
+pub fn run_id(seed: Option<u64>) -> String {
+    let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    match seed {
+        Some(s) => format!("{now}-seed{s}"),
+        None => now.to_string(),
+    }
+}

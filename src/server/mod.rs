@@ -1,0 +1,64 @@
+//! The reference server: the Intellacc API's hot paths over HTTP (axum), backed by the
+//! workload SQL of [`crate::workload`].
+
+pub mod auth;
+pub mod bench;
+pub mod error;
+pub mod markets;
+pub mod mls;
+pub mod social;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+pub use error::ApiError;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub jwt_secret: Arc<[u8]>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, jwt_secret: &[u8]) -> Self {
+        Self {
+            pool,
+            jwt_secret: Arc::from(jwt_secret),
+        }
+    }
+}
+
+/// The API routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(bench::health))
+        .route("/api/login", post(social::login))
+        .route("/api/feed", get(social::feed))
+        .route("/api/events", get(markets::open_events))
+        .route("/api/users/{id}/positions", get(markets::positions))
+        .route("/api/events/{id}/update", post(markets::trade))
+        .route("/api/mls/groups", get(mls::groups))
+        .route("/api/mls/messages/group/{group_id}", get(mls::messages))
+        .route("/api/mls/messages/group", post(mls::post_message))
+        .route("/api/bench/accounts", get(bench::accounts))
+        .route("/api/bench/manifest", get(bench::manifest))
+        .fallback(bench::not_found)
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
