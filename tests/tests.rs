@@ -1,1 +1,10 @@
+//! The integration suite: one binary (link time matters on 2 cores), one throwaway
+//! PostgreSQL cluster shared by every test, one fresh database per test.
 
+mod common;
+
+mod api;
+mod cli;
+mod report;
+mod schema;
+mod seeding;

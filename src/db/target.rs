@@ -46,6 +46,12 @@ impl Target {
     /// Uses the given URL, or starts a throwaway cluster with an empty database.
     pub async fn open(opts: &ConnectOpts) -> anyhow::Result<Self> {
         if let Some(url) = &opts.database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                anyhow::bail!(
+                    "invalid database URL `{}`: expected postgres://user@host:port/database",
+                    redact(url)
+                );
+            }
             let parsed = PgConnectOptions::from_str(url)
                 .with_context(|| format!("invalid database URL `{}`", redact(url)))?;
             let database = parsed.get_database().unwrap_or("postgres").to_string();

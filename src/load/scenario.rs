@@ -162,8 +162,13 @@ impl Scenario {
         if let Some(d) = duration_secs {
             self.duration_secs = d;
         }
-        if let Some(w) = warmup_secs {
-            self.warmup_secs = w;
+        match warmup_secs {
+            Some(w) => self.warmup_secs = w,
+            // A shorter run than the file's warm-up allows: keep a quarter of it as warm-up.
+            None if duration_secs.is_some() && self.warmup_secs >= self.duration_secs => {
+                self.warmup_secs = self.duration_secs / 4;
+            }
+            None => {}
         }
         self.validate()?;
         Ok(self)
@@ -188,7 +193,10 @@ impl Scenario {
             ));
         }
         if self.warmup_secs >= self.duration_secs {
-            return fail("warmup_secs must be shorter than duration_secs".into());
+            return fail(format!(
+                "warm-up ({} s) must be shorter than the duration ({} s); set --warmup",
+                self.warmup_secs, self.duration_secs
+            ));
         }
         if !(1..=500).contains(&self.pool_size) {
             return fail("pool_size must be between 1 and 500".into());
@@ -251,5 +259,11 @@ mod tests {
             .unwrap()
             .with_overrides(None, Some(2), Some(5))
             .is_err());
+        // --duration alone, shorter than the file's warm-up: warm-up shrinks to fit.
+        let short = Scenario::parse(MIXED, None)
+            .unwrap()
+            .with_overrides(None, Some(4), None)
+            .unwrap();
+        assert_eq!(short.warmup_secs, 1);
     }
 }

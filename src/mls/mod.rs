@@ -868,10 +868,14 @@ fn process_commit(provider: &DetProvider, group: &mut MlsGroup, bytes: &[u8]) ->
 pub enum Event<'a> {
     /// MLSMessage(commit).
     Commit(&'a [u8]),
-    /// MLSMessage(application) and the plaintext it must decrypt to. If the
-    /// verifier itself sent it, it can't be decrypted (MLS senders never can);
-    /// it is then only counted in `VerifyReport::own_skipped`.
-    App { bytes: &'a [u8], expected: &'a [u8] },
+    /// MLSMessage(application) and the prefix its plaintext must start with
+    /// (the whole plaintext for an exact check). If the verifier itself sent
+    /// it, it can't be decrypted (MLS senders never can); it is then only
+    /// counted in `VerifyReport::own_skipped`.
+    App {
+        bytes: &'a [u8],
+        expected_prefix: &'a [u8],
+    },
 }
 
 /// Result of [`verify`].
@@ -916,12 +920,15 @@ pub fn verify(
                 process_commit(&member.provider, &mut group, bytes)?;
                 report.commits += 1;
             }
-            Event::App { bytes, expected } => {
+            Event::App {
+                bytes,
+                expected_prefix,
+            } => {
                 let msg =
                     MlsMessageIn::tls_deserialize_exact(*bytes)?.try_into_protocol_message()?;
                 match group.process_message(&member.provider, msg)?.into_content() {
                     ProcessedMessageContent::ApplicationMessage(m) => {
-                        if m.into_bytes() != *expected {
+                        if !m.into_bytes().starts_with(expected_prefix) {
                             return Err(format!("event {i}: plaintext mismatch").into());
                         }
                         report.messages += 1;

@@ -12,6 +12,7 @@ pub mod mls;
 pub mod params;
 pub mod rng;
 pub mod social;
+pub mod verify;
 pub mod world;
 
 use std::sync::Arc;

@@ -1,0 +1,253 @@
+//! Seeding: deterministic checksums, realistic shapes, real MLS, and the safety rules.
+
+use intellacc_bench::seed::{self, manifest, verify, SeedOptions, Shape, TABLES};
+
+use crate::common;
+
+#[tokio::test]
+async fn same_seed_gives_same_checksums_and_another_seed_differs() {
+    let (a, b, c) = (
+        common::fresh_db().await,
+        common::fresh_db().await,
+        common::fresh_db().await,
+    );
+    let ma = common::seed_into(&a, 11, 0.01).await.manifest;
+    let mb = common::seed_into(&b, 11, 0.01).await.manifest;
+    let mc = common::seed_into(&c, 12, 0.01).await.manifest;
+    assert_eq!(ma.tables.len(), TABLES.len());
+    for t in &ma.tables {
+        assert!(t.rows > 0, "table {} is empty", t.name);
+    }
+    assert_eq!(ma.tables, mb.tables, "same seed, different data");
+    for (x, y) in ma.tables.iter().zip(&mc.tables) {
+        assert_ne!(x.checksum, y.checksum, "table {} ignores the seed", x.name);
+    }
+    assert_eq!((ma.seed, ma.scale), (11, 0.01));
+    assert!(ma.postgres_version.chars().next().unwrap().is_ascii_digit());
+    // The manifest is stored in the database too.
+    let pool = common::pool(&a).await;
+    let stored = manifest::stored(&pool).await.unwrap().unwrap();
+    assert_eq!(stored, ma);
+}
+
+#[tokio::test]
+async fn scale_sets_the_user_count() {
+    let url = common::seeded_db().await;
+    let pool = common::pool(&url).await;
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 200);
+}
+
+#[tokio::test]
+async fn follow_graph_and_activity_are_skewed() {
+    let url = common::seeded_db().await;
+    let pool = common::pool(&url).await;
+    // The most-followed 1% of users hold a large share of all follows.
+    let top_share: f64 = sqlx::query_scalar(
+        "WITH c AS (SELECT following_id, count(*) AS n FROM follows GROUP BY following_id), \
+         r AS (SELECT n, row_number() OVER (ORDER BY n DESC) AS rk FROM c) \
+         SELECT (SELECT sum(n) FROM r WHERE rk <= (SELECT greatest(count(*) / 100, 1) FROM users))::float8 \
+              / (SELECT count(*) FROM follows)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // At this test's 200 users a celebrity saturates at 199 followers, so the share is far
+    // below the ~23% of scale 1; still several times the 1% a uniform graph would give.
+    assert!(
+        top_share > 0.04,
+        "top 1% hold only {top_share:.3} of follows"
+    );
+    // The biggest celebrity is followed by a sizeable fraction of all users.
+    let celebrity: f64 = sqlx::query_scalar(
+        "SELECT (SELECT max(n) FROM (SELECT count(*) AS n FROM follows GROUP BY following_id) c)::float8 \
+              / (SELECT count(*) FROM users)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        celebrity > 0.2,
+        "top celebrity reaches only {celebrity:.3} of users"
+    );
+    // Dormant users exist: a good share of users never post.
+    let silent: f64 = sqlx::query_scalar(
+        "SELECT avg((NOT EXISTS (SELECT 1 FROM posts p WHERE p.author_id = u.id))::int)::float8 FROM users u",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(silent > 0.2, "only {silent:.3} of users never post");
+    // Statuses are mixed and open markets close in the future.
+    let statuses: i64 = sqlx::query_scalar("SELECT count(DISTINCT status) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(statuses >= 2);
+    let bad_open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE status = 'open' AND closing_date < '2026-01-01'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(bad_open, 0);
+    // Groups range from DMs to bigger groups.
+    let (min, max): (i64, i64) = sqlx::query_as(
+        "SELECT min(n), max(n) FROM (SELECT count(*) AS n FROM mls_group_members GROUP BY group_id) g",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(min, 2);
+    assert!(max > 2);
+}
+
+#[tokio::test]
+async fn mls_rows_are_real_openmls_traffic() {
+    let url = common::seeded_db().await;
+    let pool = common::pool(&url).await;
+    // Every member added after creation has a Welcome.
+    let missing: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM mls_group_members m JOIN mls_groups g ON g.group_id = m.group_id \
+         WHERE m.user_id <> g.created_by AND NOT EXISTS (SELECT 1 FROM mls_welcome_messages w \
+         WHERE w.group_id = m.group_id AND w.receiver_id = m.user_id)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(missing, 0);
+    // Epochs advance with commits, and application messages carry the current epoch.
+    let max_epoch: i32 = sqlx::query_scalar("SELECT max(epoch) FROM mls_group_messages")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(max_epoch >= 1);
+    // Replay every group as a member: join from its Welcome, process the commits, decrypt.
+    let groups: Vec<String> =
+        sqlx::query_scalar("SELECT group_id::text FROM mls_groups ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(!groups.is_empty());
+    let mut decrypted = 0;
+    let mut commits = 0;
+    for g in &groups {
+        let v = verify::verify_group(&pool, common::SEED, g).await.unwrap();
+        decrypted += v.decrypted;
+        commits += v.commits;
+        let stored_max: i32 = sqlx::query_scalar(
+            "SELECT coalesce(max(epoch), 0) FROM mls_group_messages WHERE group_id = $1 AND content_type = 'commit'",
+        )
+        .bind(g)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        // The last commit was sent in epoch `stored_max` and moved the group one further.
+        assert_eq!(v.final_epoch, u64::try_from(stored_max).unwrap() + 1);
+    }
+    let apps: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM mls_group_messages WHERE content_type = 'application'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        decrypted > 0 && commits > 0,
+        "{decrypted} decrypted, {commits} commits"
+    );
+    assert!(decrypted as i64 <= apps);
+}
+
+#[tokio::test]
+async fn mls_replay_with_the_wrong_seed_fails() {
+    let url = common::seeded_db().await;
+    let pool = common::pool(&url).await;
+    let g: String = sqlx::query_scalar("SELECT group_id::text FROM mls_groups ORDER BY id LIMIT 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(verify::verify_group(&pool, common::SEED + 1, &g)
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn refuses_a_database_it_did_not_create() {
+    let url = common::fresh_db().await;
+    let pool = common::pool(&url).await;
+    sqlx::query("CREATE TABLE precious (v int)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO precious VALUES (1), (2)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for reset in [false, true] {
+        let opts = SeedOptions {
+            seed: 1,
+            scale: 0.01,
+            reset,
+            quiet: true,
+            shape: Shape::default(),
+        };
+        let err = seed::seed(&pool, "mine", &opts).await.unwrap_err();
+        assert!(err.to_string().contains("did not create"), "{err}");
+    }
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM precious")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 2, "the foreign table was touched");
+}
+
+#[tokio::test]
+async fn reseeding_needs_reset() {
+    let url = common::seeded_db().await;
+    let pool = common::pool(&url).await;
+    let mut opts = SeedOptions {
+        seed: 99,
+        scale: 0.01,
+        reset: false,
+        quiet: true,
+        shape: Shape::default(),
+    };
+    let err = seed::seed(&pool, "s", &opts).await.unwrap_err();
+    assert!(err.to_string().contains("--reset"), "{err}");
+    // Nothing changed.
+    assert_eq!(
+        manifest::stored(&pool).await.unwrap().unwrap().seed,
+        common::SEED
+    );
+    opts.reset = true;
+    let out = seed::seed(&pool, "s", &opts).await.unwrap();
+    assert_eq!(out.manifest.seed, 99);
+    assert_eq!(manifest::stored(&pool).await.unwrap().unwrap().seed, 99);
+}
+
+#[tokio::test]
+async fn bad_scale_is_an_error_before_anything_is_touched() {
+    let url = common::fresh_db().await;
+    let pool = common::pool(&url).await;
+    for scale in [0.0, -1.0, f64::NAN, 0.0001] {
+        let opts = SeedOptions {
+            seed: 1,
+            scale,
+            reset: false,
+            quiet: true,
+            shape: Shape::default(),
+        };
+        assert!(seed::seed(&pool, "t", &opts).await.is_err());
+    }
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relkind = 'r'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(tables, 0);
+}
