@@ -48,6 +48,10 @@ pub struct DataArgs {
     /// Drop and re-seed a database that already holds intellacc-bench data.
     #[arg(long)]
     pub reset: bool,
+    /// Generator threads for the MLS tables (default: one per core). The data does not
+    /// depend on it.
+    #[arg(long, value_parser = clap::value_parser!(usize))]
+    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, Clone, Args)]

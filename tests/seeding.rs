@@ -5,15 +5,15 @@ use intellacc_bench::seed::{self, manifest, verify, SeedOptions, Shape, TABLES};
 use crate::common;
 
 #[tokio::test]
-async fn same_seed_gives_same_checksums_and_another_seed_differs() {
+async fn same_seed_gives_same_checksums_whatever_the_threads_and_another_seed_differs() {
     let (a, b, c) = (
         common::fresh_db().await,
         common::fresh_db().await,
         common::fresh_db().await,
     );
-    let ma = common::seed_into(&a, 11, 0.01).await.manifest;
-    let mb = common::seed_into(&b, 11, 0.01).await.manifest;
-    let mc = common::seed_into(&c, 12, 0.01).await.manifest;
+    let ma = common::seed_with_jobs(&a, 11, 0.05, 1).await.manifest;
+    let mb = common::seed_with_jobs(&b, 11, 0.05, 3).await.manifest;
+    let mc = common::seed_into(&c, 12, 0.05).await.manifest;
     assert_eq!(ma.tables.len(), TABLES.len());
     for t in &ma.tables {
         assert!(t.rows > 0, "table {} is empty", t.name);
@@ -22,7 +22,7 @@ async fn same_seed_gives_same_checksums_and_another_seed_differs() {
     for (x, y) in ma.tables.iter().zip(&mc.tables) {
         assert_ne!(x.checksum, y.checksum, "table {} ignores the seed", x.name);
     }
-    assert_eq!((ma.seed, ma.scale), (11, 0.01));
+    assert_eq!((ma.seed, ma.scale), (11, 0.05));
     assert!(ma.postgres_version.chars().next().unwrap().is_ascii_digit());
     // The manifest is stored in the database too.
     let pool = common::pool(&a).await;
@@ -193,6 +193,7 @@ async fn refuses_a_database_it_did_not_create() {
             reset,
             quiet: true,
             shape: Shape::default(),
+            jobs: 2,
         };
         let err = seed::seed(&pool, "mine", &opts).await.unwrap_err();
         assert!(err.to_string().contains("did not create"), "{err}");
@@ -214,6 +215,7 @@ async fn reseeding_needs_reset() {
         reset: false,
         quiet: true,
         shape: Shape::default(),
+        jobs: 2,
     };
     let err = seed::seed(&pool, "s", &opts).await.unwrap_err();
     assert!(err.to_string().contains("--reset"), "{err}");
@@ -239,6 +241,7 @@ async fn bad_scale_is_an_error_before_anything_is_touched() {
             reset: false,
             quiet: true,
             shape: Shape::default(),
+            jobs: 2,
         };
         assert!(seed::seed(&pool, "t", &opts).await.is_err());
     }

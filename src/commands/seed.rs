@@ -44,6 +44,7 @@ pub async fn seed_now(
         reset: data.reset,
         quiet,
         shape: Shape::default(),
+        jobs: data.jobs.unwrap_or_else(default_jobs),
     };
     if !quiet {
         eprintln!(
@@ -78,6 +79,11 @@ pub async fn ensure_seeded(
     }
     let outcome = seed_now(pool, database, data, quiet).await?;
     Ok((outcome.manifest.clone(), Some(outcome)))
+}
+
+/// One generator thread per core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }
 
 pub fn print_outcome(o: &SeedOutcome) {

@@ -9,6 +9,7 @@ pub mod copy;
 pub mod manifest;
 pub mod markets;
 pub mod mls;
+pub mod parallel;
 pub mod params;
 pub mod rng;
 pub mod social;
@@ -61,6 +62,8 @@ pub struct SeedOptions {
     pub reset: bool,
     pub quiet: bool,
     pub shape: Shape,
+    /// Generator threads for the MLS tables (the output is the same for any value).
+    pub jobs: usize,
 }
 
 /// Timings of one table's load.
@@ -135,7 +138,12 @@ pub async fn seed(
 
     let world_opts = opts.clone();
     let world = tokio::task::spawn_blocking(move || {
-        World::new(world_opts.seed, world_opts.scale, world_opts.shape)
+        World::new(
+            world_opts.seed,
+            world_opts.scale,
+            world_opts.shape,
+            world_opts.jobs,
+        )
     })
     .await
     .map_err(|e| SeedError::Generator(e.to_string()))??;

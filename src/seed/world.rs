@@ -23,10 +23,12 @@ pub struct World {
     pub market_popularity: Zipf,
     /// The one bcrypt hash all seeded users share (fixed salt: deterministic).
     pub password_hash: String,
+    /// Worker threads for the parallel generators (output does not depend on it).
+    pub jobs: usize,
 }
 
 impl World {
-    pub fn new(seed: u64, scale: f64, shape: Shape) -> Result<Self, super::SeedError> {
+    pub fn new(seed: u64, scale: f64, shape: Shape, jobs: usize) -> Result<Self, super::SeedError> {
         let counts = shape.counts(scale)?;
         let n = counts.users as usize;
         let by_popularity: Vec<u32> = permutation(&mut rng::stream(seed, "popularity", 0), n)
@@ -48,6 +50,7 @@ impl World {
             events_by_popularity: Vec::new(),
             market_popularity: Zipf::new(0, 1.0),
             password_hash: String::new(),
+            jobs: jobs.max(1),
             counts,
             shape,
         };

@@ -64,6 +64,10 @@ pub async fn pool(url: &str) -> PgPool {
 
 /// Seeds `url` with the given seed and scale.
 pub async fn seed_into(url: &str, seed: u64, scale: f64) -> seed::SeedOutcome {
+    seed_with_jobs(url, seed, scale, 2).await
+}
+
+pub async fn seed_with_jobs(url: &str, seed: u64, scale: f64, jobs: usize) -> seed::SeedOutcome {
     let pool = pool(url).await;
     let opts = SeedOptions {
         seed,
@@ -71,6 +75,7 @@ pub async fn seed_into(url: &str, seed: u64, scale: f64) -> seed::SeedOutcome {
         reset: false,
         quiet: true,
         shape: Shape::default(),
+        jobs,
     };
     let out = seed::seed(&pool, "test", &opts).await.expect("seeding");
     pool.close().await;
