@@ -34,6 +34,8 @@ pub enum Command {
     Load(LoadArgs),
     /// The whole pipeline: throwaway Postgres, seed, serve, load, report.
     Run(RunArgs),
+    /// Replay a sample of the seeded MLS groups: join, process commits, decrypt messages.
+    Verify(VerifyArgs),
 }
 
 /// Data shape options shared by `seed`, `serve` and `run`.
@@ -123,4 +125,17 @@ pub struct RunArgs {
     /// Connections in the reference server's pool (default: from the scenario).
     #[arg(long)]
     pub pool_size: Option<u32>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// How many groups to replay (an even sample over all groups).
+    #[arg(long, default_value_t = 50)]
+    pub groups: u32,
+    /// One line per group.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Seeding options, used when the database is a fresh throwaway one.
+    #[command(flatten)]
+    pub data: DataArgs,
 }

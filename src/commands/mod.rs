@@ -4,6 +4,7 @@ pub mod load;
 pub mod run;
 pub mod seed;
 pub mod serve;
+pub mod verify;
 
 use std::process::ExitCode;
 
@@ -15,5 +16,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&cli.connect, args).await,
         Command::Load(args) => load::run(args).await,
         Command::Run(args) => run::run(&cli.connect, args).await,
+        Command::Verify(args) => verify::run(&cli.connect, args).await,
     }
 }

@@ -155,11 +155,15 @@ pub async fn load(
     table: &'static str,
     columns: &'static str,
     mut rx: mpsc::Receiver<Vec<u8>>,
+    progress: &indicatif::ProgressBar,
 ) -> Result<u64, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let stmt = format!("COPY {table} ({columns}) FROM STDIN");
     let mut copy = conn.copy_in_raw(&stmt).await?;
     while let Some(chunk) = rx.recv().await {
+        // Rows in the chunk: one newline each (escaped newlines are `\n`, not 0x0a).
+        let rows = chunk.iter().filter(|&&b| b == b'\n').count();
+        progress.inc(rows as u64);
         if let Err(e) = copy.send(chunk).await {
             let _ = copy.abort("generator failed").await;
             return Err(e);

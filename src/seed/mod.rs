@@ -11,6 +11,7 @@ pub mod markets;
 pub mod mls;
 pub mod parallel;
 pub mod params;
+pub mod progress;
 pub mod rng;
 pub mod social;
 pub mod verify;
@@ -150,11 +151,15 @@ pub async fn seed(
     let world = Arc::new(world);
 
     let load_started = Instant::now();
+    let mut progress = progress::Progress::new(progress::Mode::detect(opts.quiet));
+    let plain = progress.mode() == progress::Mode::Lines;
+    let progress_ref = &mut progress;
     let mut loaders = Vec::new();
     let mut generators = Vec::new();
     for &(table, columns, generate) in SIMPLE_TABLES {
         let (tx, rx) = mpsc::channel(copy::CHANNEL_CHUNKS);
-        loaders.push(spawn_loader(pool, table, columns, rx, opts.quiet));
+        let bar = progress_ref.table(table);
+        loaders.push(spawn_loader(pool, table, columns, rx, bar, plain));
         let w = Arc::clone(&world);
         generators.push(tokio::task::spawn_blocking(move || {
             let mut sink = copy::TableSink::new(table, tx);
@@ -166,11 +171,13 @@ pub async fn seed(
     let mut mls_sinks = Vec::new();
     for &(table, columns) in mls::TABLES {
         let (tx, rx) = mpsc::channel(copy::CHANNEL_CHUNKS);
-        loaders.push(spawn_loader(pool, table, columns, rx, opts.quiet));
+        let bar = progress_ref.table(table);
+        loaders.push(spawn_loader(pool, table, columns, rx, bar, plain));
         mls_sinks.push(copy::TableSink::new(table, tx));
     }
     let w = Arc::clone(&world);
     let mls_gen = tokio::task::spawn_blocking(move || mls::groups(&w, mls_sinks));
+    let ticker = progress.spawn_ticker(Duration::from_secs(5));
 
     let mut failure: Option<SeedError> = None;
     for g in generators {
@@ -206,6 +213,9 @@ pub async fn seed(
             }
         }
     }
+    if let Some(t) = ticker {
+        t.abort();
+    }
     if let Some(e) = failure {
         return Err(e);
     }
@@ -213,7 +223,7 @@ pub async fn seed(
 
     let index_started = Instant::now();
     fix_sequences(pool).await?;
-    deferred.restore(pool, opts.quiet).await?;
+    deferred.restore(pool, &progress).await?;
     sqlx::query("VACUUM (ANALYZE)")
         .execute(pool)
         .await
@@ -262,19 +272,25 @@ fn spawn_loader(
     table: &'static str,
     columns: &'static str,
     rx: mpsc::Receiver<Vec<u8>>,
-    quiet: bool,
+    bar: indicatif::ProgressBar,
+    plain: bool,
 ) -> tokio::task::JoinHandle<Result<TableTiming, SeedError>> {
     let pool = pool.clone();
     tokio::spawn(async move {
         let started = Instant::now();
-        let rows = copy::load(pool, table, columns, rx)
+        let rows = copy::load(pool, table, columns, rx, &bar)
             .await
             .map_err(|source| SeedError::Load { table, source })?;
         let seconds = started.elapsed().as_secs_f64();
         #[allow(clippy::cast_precision_loss)]
         let rows_per_sec = rows as f64 / seconds.max(1e-9);
-        if !quiet {
-            eprintln!("  loaded {table:<22} {rows:>10} rows in {seconds:>6.2} s ({rows_per_sec:>9.0} rows/s)");
+        bar.set_position(rows);
+        bar.finish_with_message("done");
+        if plain {
+            // On a terminal the finished bar is the summary line.
+            eprintln!(
+                "  loaded {table:<22} {rows:>10} rows in {seconds:>6.2} s ({rows_per_sec:>9.0} rows/s)"
+            );
         }
         Ok(TableTiming {
             table,
@@ -328,7 +344,7 @@ impl Deferred {
         })
     }
 
-    async fn restore(self, pool: &PgPool, quiet: bool) -> Result<(), SeedError> {
+    async fn restore(self, pool: &PgPool, progress: &progress::Progress) -> Result<(), SeedError> {
         // Indexes concurrently (one connection each, bounded by the pool), then foreign keys,
         // which validate against the now-built unique indexes.
         let mut handles = Vec::new();
@@ -347,9 +363,10 @@ impl Deferred {
                 .await
                 .map_err(|e| SeedError::Generator(e.to_string()))?
                 .map_err(sql("building indexes"))?;
-            if !quiet {
-                eprintln!("  index  {name:<28} built in {:>6.2} s", took.as_secs_f64());
-            }
+            progress.println(&format!(
+                "  index  {name:<28} built in {:>6.2} s",
+                took.as_secs_f64()
+            ));
         }
         for (table, name, def) in self.foreign_keys {
             let stmt = format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}");

@@ -37,7 +37,8 @@ pub struct GroupVerified {
     pub final_epoch: u64,
 }
 
-/// Replays `group_id` as the first member that joined it by Welcome. Only rows written by
+/// Replays `group_id` as the last member that joined it by Welcome (in groups of four or
+/// more, one whose state the generator did not keep, so it sent nothing and decrypts all). Only rows written by
 /// the seeder are replayed (those the load posts later are opaque bytes).
 pub async fn verify_group(
     pool: &PgPool,
@@ -54,7 +55,7 @@ pub async fn verify_group(
         .await
         .map_err(sql_err)?;
     let welcome: Option<(i32, Vec<u8>)> = sqlx::query_as(
-        "SELECT receiver_id, data FROM mls_welcome_messages WHERE group_id = $1 ORDER BY id LIMIT 1",
+        "SELECT receiver_id, data FROM mls_welcome_messages WHERE group_id = $1 ORDER BY id DESC LIMIT 1",
     )
     .bind(group_id)
     .fetch_optional(pool)

@@ -1,0 +1,73 @@
+//! `verify`: replay a sample of the seeded MLS groups from the database as their members
+//! (join from the stored Welcome, process stored commits, decrypt stored messages).
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+
+use crate::cli::VerifyArgs;
+use crate::db::{ConnectOpts, Target};
+use crate::seed::{manifest, verify};
+
+pub async fn run(connect: &ConnectOpts, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let target = Target::open(connect).await?;
+    let pool = target.pool(4).await?;
+    let m = match manifest::stored(&pool).await? {
+        Some(m) => m,
+        None if target.cluster.is_some() => {
+            super::seed::ensure_seeded(&pool, &target.database, &args.data, false)
+                .await?
+                .0
+        }
+        None => bail!(
+            "database `{}` has no complete intellacc-bench seeding to verify",
+            target.database
+        ),
+    };
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM mls_groups")
+        .fetch_one(&pool)
+        .await?;
+    let wanted = i64::from(args.groups).min(total).max(1);
+    // An even sample over group ids: small DMs and large groups alike.
+    let groups: Vec<String> = sqlx::query_scalar(
+        "SELECT group_id::text FROM mls_groups WHERE (id - 1) % greatest($1 / $2, 1) = 0 ORDER BY id LIMIT $2",
+    )
+    .bind(total)
+    .bind(wanted)
+    .fetch_all(&pool)
+    .await?;
+    eprintln!(
+        "replaying {} of {total} groups (seed {}, scale {})",
+        groups.len(),
+        m.seed,
+        m.scale
+    );
+    let (mut ok, mut failed, mut decrypted, mut commits) = (0, 0, 0, 0);
+    for g in &groups {
+        match verify::verify_group(&pool, m.seed, g).await {
+            Ok(v) => {
+                ok += 1;
+                decrypted += v.decrypted;
+                commits += v.commits;
+                if args.verbose {
+                    eprintln!(
+                        "  ok  {g}: as user {}, {} commits, {} decrypted, {} own skipped, epoch {}",
+                        v.verifier, v.commits, v.decrypted, v.own_skipped, v.final_epoch
+                    );
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("  FAIL {e}");
+            }
+        }
+    }
+    eprintln!(
+        "{ok} groups verified ({commits} commits processed, {decrypted} messages decrypted), {failed} failed"
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
