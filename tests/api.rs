@@ -192,6 +192,8 @@ async fn bad_requests_are_4xx_with_a_json_error() {
         ("GET", "/api/nothing-here", Some(&token)),
         ("GET", "/api/events?limit=0", Some(&token)),
         ("GET", "/api/bench/accounts?kind=weird", None),
+        ("GET", "/api/login", None),
+        ("GET", "/api/mls/messages/group/%00", Some(&token)),
     ];
     for (method, path, tok) in cases {
         let (status, body) = api.send(method, path, tok, None).await;
@@ -230,6 +232,12 @@ async fn bad_requests_are_4xx_with_a_json_error() {
             "/api/mls/messages/group",
             r#"{"group_id": "x", "epoch": 1, "content_type": "gossip", "data": "AAAA"}"#,
         ),
+        (
+            "/api/mls/messages/group",
+            r#"{"group_id": "\u0000", "epoch": 1, "content_type": "application", "data": "AAAA"}"#,
+        ),
+        ("/api/login", r#"{"email": "a\u0000b", "password": "x"}"#),
+        ("/api/feed", "{}"),
     ];
     for (path, body) in posts {
         let (status, value) = api.raw_post(path, &token, body).await;

@@ -23,7 +23,7 @@ pub async fn run(connect: &ConnectOpts, args: RunArgs) -> anyhow::Result<ExitCod
         .unwrap_or_else(|| load::default_out(&run_id));
 
     let target = Target::open(connect).await?;
-    let pool = target.pool(pool_size.max(12)).await?;
+    let pool = target.pool(super::seed::SEED_POOL).await?;
     let (manifest, outcome) =
         super::seed::ensure_seeded(&pool, &target.database, &args.data, false).await?;
     let database = serde_json::to_value(target.info(&pool).await?)?;

@@ -10,7 +10,7 @@ use crate::db::{ConnectOpts, Target};
 use crate::seed::{self, manifest, Manifest, SeedOptions, SeedOutcome, Shape};
 
 /// Connections used while seeding: one per table plus headroom for index builds.
-const SEED_POOL: u32 = 12;
+pub const SEED_POOL: u32 = 12;
 
 pub async fn run(connect: &ConnectOpts, args: SeedArgs) -> anyhow::Result<ExitCode> {
     let target = Target::open(connect).await?;
@@ -66,8 +66,20 @@ pub async fn ensure_seeded(
     if !data.reset {
         if let Some(m) = manifest::stored(pool).await? {
             #[allow(clippy::float_cmp)]
-            if m.seed == data.seed && m.scale == data.scale {
-                if !quiet {
+            let same = m.seed == data.seed
+                && m.scale == data.scale
+                && m.generator_version == crate::seed::params::GENERATOR_VERSION;
+            if same {
+                // Earlier load runs write (trades, posted messages): say so when the data
+                // is no longer what the manifest describes.
+                let now = manifest::checksums(pool).await?;
+                if now != m.tables {
+                    eprintln!(
+                        "warning: `{database}` was modified since it was seeded (earlier load \
+                         runs?); the report's manifest describes the seeded data. Pass --reset \
+                         for pristine data."
+                    );
+                } else if !quiet {
                     eprintln!(
                         "`{database}` is already seeded with seed {} at scale {}: reusing it",
                         m.seed, m.scale

@@ -20,7 +20,10 @@ pub async fn run(connect: &ConnectOpts, args: ServeArgs) -> anyhow::Result<ExitC
     match marker::inspect(&pool).await? {
         DbState::Ours { seeded: true, .. } => {}
         _ if target.cluster.is_some() => {
-            super::seed::ensure_seeded(&pool, &target.database, &args.data, false).await?;
+            // Seeding wants a connection per table, whatever the server's pool size.
+            let seed_pool = target.pool(super::seed::SEED_POOL).await?;
+            super::seed::ensure_seeded(&seed_pool, &target.database, &args.data, false).await?;
+            seed_pool.close().await;
         }
         other => bail!(
             "database `{}` is not seeded by intellacc-bench ({other:?}); run `intellacc-bench seed` first",

@@ -11,7 +11,7 @@ use crate::seed::{manifest, verify};
 
 pub async fn run(connect: &ConnectOpts, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let target = Target::open(connect).await?;
-    let pool = target.pool(4).await?;
+    let pool = target.pool(super::seed::SEED_POOL).await?;
     let m = match manifest::stored(&pool).await? {
         Some(m) => m,
         None if target.cluster.is_some() => {

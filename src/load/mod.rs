@@ -126,12 +126,18 @@ pub async fn drive(plan: &LoadPlan) -> anyhow::Result<LoadResult> {
     }
     let s = &plan.scenario;
     let (any, member) = fetch_accounts(&plan.host, s.users).await?;
+    if any.len() < s.users {
+        bail!(
+            "the server has {} seeded accounts for {} load users: use fewer --users or a larger --scale",
+            any.len(),
+            s.users
+        );
+    }
     let start = Instant::now();
     let recorder = Arc::new(Recorder::new(start, Duration::from_secs(s.warmup_secs)));
     let shared = Arc::new(personas::Shared {
         recorder: Arc::clone(&recorder),
-        any,
-        member,
+        accounts: std::sync::Mutex::new(personas::Accounts::new(any, member)),
         next_user: std::sync::atomic::AtomicUsize::new(0),
         seed: plan.seed,
     });
@@ -160,7 +166,7 @@ pub async fn drive(plan: &LoadPlan) -> anyhow::Result<LoadResult> {
         .execute()
         .await
         .map_err(|e| anyhow::anyhow!("running the goose attack: {e:?}"))?;
-    let measured = start.elapsed().as_secs_f64() - s.warmup_secs as f64;
+    let measured = recorder.measured_secs();
     let goose_requests = metrics
         .requests
         .values()

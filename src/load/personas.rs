@@ -1,9 +1,9 @@
 //! The personas as goose scenarios: feed reader, trader, messenger. Every request is timed
 //! here, to the end of its body, and recorded under its endpoint template.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
@@ -30,10 +30,44 @@ pub const POST_MESSAGE: &str = "POST /api/mls/messages/group";
 /// State shared by every user of a run.
 pub struct Shared {
     pub recorder: Arc<Recorder>,
-    pub any: Vec<Account>,
-    pub member: Vec<Account>,
+    pub accounts: Mutex<Accounts>,
     pub next_user: AtomicUsize,
     pub seed: u64,
+}
+
+/// Hands out each seeded account at most once: group members to messengers, anyone to
+/// the other personas.
+pub struct Accounts {
+    any: VecDeque<Account>,
+    member: VecDeque<Account>,
+    used: HashSet<i32>,
+}
+
+impl Accounts {
+    pub fn new(any: Vec<Account>, member: Vec<Account>) -> Self {
+        Self {
+            any: any.into(),
+            member: member.into(),
+            used: HashSet::new(),
+        }
+    }
+
+    /// The next unused account for a persona, if any is left.
+    pub fn take(&mut self, kind: PersonaKind) -> Option<Account> {
+        let lists = if kind == PersonaKind::Messenger {
+            [&mut self.member, &mut self.any]
+        } else {
+            [&mut self.any, &mut self.member]
+        };
+        for list in lists {
+            while let Some(a) = list.pop_front() {
+                if self.used.insert(a.id) {
+                    return Some(a);
+                }
+            }
+        }
+        None
+    }
 }
 
 /// One goose user's state, set at login.
@@ -81,7 +115,6 @@ pub fn scenario(persona: &Persona, shared: &Arc<Shared>) -> Result<Scenario, Goo
 
 /// A request's result as the personas need it.
 struct Reply {
-    status: u16,
     body: Option<Value>,
 }
 
@@ -112,45 +145,26 @@ async fn call(
         .build();
     let started = Instant::now();
     let response = user.request(request).await?;
-    let reply = match response.response {
+    let (outcome, body) = match response.response {
         Ok(r) => {
             let status = r.status().as_u16();
             match r.bytes().await {
-                Ok(bytes) => Reply {
-                    status,
-                    body: serde_json::from_slice(&bytes).ok(),
-                },
-                Err(_) => {
-                    shared.recorder.record(
-                        endpoint,
-                        started,
-                        started.elapsed(),
-                        Outcome::Transport,
-                    );
-                    return Ok(Reply {
-                        status: 0,
-                        body: None,
-                    });
-                }
+                Ok(bytes) => (Outcome::Status(status), serde_json::from_slice(&bytes).ok()),
+                Err(_) => (Outcome::Transport, None),
             }
         }
-        Err(_) => {
-            shared
-                .recorder
-                .record(endpoint, started, started.elapsed(), Outcome::Transport);
-            return Ok(Reply {
-                status: 0,
-                body: None,
-            });
-        }
+        Err(_) => (Outcome::Transport, None),
     };
-    shared.recorder.record(
-        endpoint,
-        started,
-        started.elapsed(),
-        Outcome::Status(reply.status),
-    );
-    Ok(reply)
+    let took = started.elapsed();
+    // Logins happen once per user, at the start, by design: measure them all.
+    if endpoint == LOGIN {
+        shared
+            .recorder
+            .record_once(endpoint, started, took, outcome);
+    } else {
+        shared.recorder.record(endpoint, started, took, outcome);
+    }
+    Ok(Reply { body })
 }
 
 async fn login(
@@ -159,14 +173,15 @@ async fn login(
     kind: PersonaKind,
 ) -> Result<(), Box<TransactionError>> {
     let n = shared.next_user.fetch_add(1, Ordering::SeqCst);
-    // Messengers log in as group members; everyone else as any seeded user. Distinct users
-    // get distinct accounts as long as the lists are long enough (they hold `users` each).
-    let pool = if kind == PersonaKind::Messenger && !shared.member.is_empty() {
-        &shared.member
-    } else {
-        &shared.any
+    let account = shared
+        .accounts
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take(kind);
+    let Some(account) = account else {
+        // More users than accounts: checked before the run starts, so this cannot happen.
+        return Ok(());
     };
-    let account = pool[n % pool.len()].clone();
     let body = json!({ "email": account.email, "password": crate::seed::params::PASSWORD });
     let reply = call(
         user,

@@ -67,7 +67,14 @@ impl EndpointSamples {
 #[derive(Debug)]
 pub struct Recorder {
     measure_from: Instant,
-    endpoints: Mutex<BTreeMap<&'static str, EndpointSamples>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    endpoints: BTreeMap<&'static str, EndpointSamples>,
+    /// When the last measured request ended: the end of the measured window.
+    last_end: Option<Instant>,
 }
 
 /// Microseconds in a duration, saturating instead of truncating.
@@ -80,10 +87,11 @@ impl Recorder {
     pub fn new(start: Instant, warmup: Duration) -> Self {
         Self {
             measure_from: start + warmup,
-            endpoints: Mutex::new(BTreeMap::new()),
+            inner: Mutex::new(Inner::default()),
         }
     }
 
+    /// Records a request of the steady-state loop; warm-up requests are only counted.
     pub fn record(
         &self,
         endpoint: &'static str,
@@ -91,9 +99,38 @@ impl Recorder {
         took: Duration,
         outcome: Outcome,
     ) {
-        let mut map = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
-        let e = map.entry(endpoint).or_default();
-        if started < self.measure_from {
+        self.add(
+            endpoint,
+            started,
+            took,
+            outcome,
+            started < self.measure_from,
+        );
+    }
+
+    /// Records a once-per-user request (login) that happens during warm-up by design:
+    /// always measured.
+    pub fn record_once(
+        &self,
+        endpoint: &'static str,
+        started: Instant,
+        took: Duration,
+        outcome: Outcome,
+    ) {
+        self.add(endpoint, started, took, outcome, false);
+    }
+
+    fn add(
+        &self,
+        endpoint: &'static str,
+        started: Instant,
+        took: Duration,
+        outcome: Outcome,
+        warmup: bool,
+    ) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let e = inner.endpoints.entry(endpoint).or_default();
+        if warmup {
             e.warmup += 1;
             return;
         }
@@ -103,12 +140,25 @@ impl Recorder {
             Outcome::Status(s) => *e.status.entry(s).or_default() += 1,
             Outcome::Transport => e.transport_errors += 1,
         }
+        let end = started + took;
+        if started >= self.measure_from && inner.last_end.is_none_or(|l| l < end) {
+            inner.last_end = Some(end);
+        }
+    }
+
+    /// Seconds from the end of warm-up to the end of the last measured request.
+    pub fn measured_secs(&self) -> f64 {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.last_end.map_or(0.0, |end| {
+            end.duration_since(self.measure_from).as_secs_f64()
+        })
     }
 
     pub fn snapshot(&self) -> BTreeMap<&'static str, EndpointSamples> {
-        self.endpoints
+        self.inner
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .endpoints
             .clone()
     }
 }
@@ -147,5 +197,14 @@ mod tests {
         assert_eq!(s.errors(), 2);
         assert_eq!(s.status[&200], 1);
         assert!(s.latency.max() >= 2500 && s.latency.max() < 2510);
+        assert!((r.measured_secs() - 1.0025).abs() < 1e-3);
+        // A login during warm-up is still measured.
+        r.record_once(
+            "POST /login",
+            t0,
+            Duration::from_millis(3),
+            Outcome::Status(200),
+        );
+        assert_eq!(r.snapshot()["POST /login"].count(), 1);
     }
 }

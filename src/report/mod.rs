@@ -179,7 +179,7 @@ impl Report {
 
 /// A run id: UTC time plus the seed, sortable and unique enough per machine.
 pub fn run_id(seed: Option<u64>) -> String {
-    let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let now = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
     match seed {
         Some(s) => format!("{now}-seed{s}"),
         None => now.to_string(),

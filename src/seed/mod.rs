@@ -301,6 +301,9 @@ fn spawn_loader(
     })
 }
 
+/// Concurrent index builds after the load.
+const INDEX_BUILDS: usize = 4;
+
 /// Foreign keys and secondary (non-constraint) indexes, dropped for the load and restored
 /// after it, as pg_restore does: building an index once is far cheaper than maintaining it
 /// row by row, and foreign keys let the tables load concurrently in any order.
@@ -345,12 +348,15 @@ impl Deferred {
     }
 
     async fn restore(self, pool: &PgPool, progress: &progress::Progress) -> Result<(), SeedError> {
-        // Indexes concurrently (one connection each, bounded by the pool), then foreign keys,
-        // which validate against the now-built unique indexes.
+        // Indexes a few at a time (more would only queue on two cores and could exhaust the
+        // pool), then foreign keys, which validate against the now-built unique indexes.
+        let gate = Arc::new(tokio::sync::Semaphore::new(INDEX_BUILDS));
         let mut handles = Vec::new();
         for (name, def) in self.indexes {
             let pool = pool.clone();
+            let gate = Arc::clone(&gate);
             handles.push(tokio::spawn(async move {
+                let _permit = gate.acquire_owned().await;
                 let started = Instant::now();
                 sqlx::query(sqlx::AssertSqlSafe(def))
                     .execute(&pool)

@@ -17,6 +17,13 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
 
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this endpoint",
+    )
+}
+
 #[derive(Debug, Deserialize)]
 pub struct AccountsQuery {
     pub limit: Option<i64>,

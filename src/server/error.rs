@@ -57,6 +57,13 @@ impl IntoResponse for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        // SQLSTATE class 22 (data exception: a NUL byte in text, a value out of range...)
+        // can only come from the request's values: the client's mistake, not ours.
+        if let Some(db) = e.as_database_error() {
+            if db.code().is_some_and(|c| c.starts_with("22")) {
+                return Self::bad_request(format!("invalid input: {}", db.message()));
+            }
+        }
         eprintln!("server: database error: {e}");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "database error")
     }

@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/bench/accounts", get(bench::accounts))
         .route("/api/bench/manifest", get(bench::manifest))
         .fallback(bench::not_found)
+        .method_not_allowed_fallback(bench::method_not_allowed)
         .with_state(state)
 }
 
