@@ -1,0 +1,72 @@
+//! Generator throughput without Postgres: rows/s of each table's generator, so a generator
+//! regression shows up in `cargo bench` on its own. The COPY text goes to a thread that
+//! discards it.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use intellacc_bench::seed::copy::{TableSink, CHANNEL_CHUNKS};
+use intellacc_bench::seed::world::World;
+use intellacc_bench::seed::{markets, mls, social, SeedError, Shape};
+use tokio::sync::mpsc;
+
+/// Scale of the benched world: 1,000 users.
+const SCALE: f64 = 0.1;
+
+type Generator = fn(&World, &mut TableSink) -> Result<(), SeedError>;
+
+/// Runs one generator into a discarding sink; returns the rows it wrote.
+fn run(world: &World, table: &'static str, generate: Generator) -> u64 {
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
+    let drain = std::thread::spawn(move || while rx.blocking_recv().is_some() {});
+    let mut sink = TableSink::new(table, tx);
+    generate(world, &mut sink).expect("generator");
+    let rows = sink.finish().expect("finish");
+    drain.join().expect("drain");
+    rows
+}
+
+/// All MLS group tables at once (their generator fills four sinks).
+fn run_groups(world: &World) -> u64 {
+    let mut sinks = Vec::new();
+    let mut drains = Vec::new();
+    for &(table, _) in mls::TABLES {
+        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
+        drains.push(std::thread::spawn(move || {
+            let mut n = 0u64;
+            while let Some(chunk) = rx.blocking_recv() {
+                n += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+            }
+            n
+        }));
+        sinks.push(TableSink::new(table, tx));
+    }
+    mls::groups(world, sinks).expect("groups");
+    drains.into_iter().map(|d| d.join().expect("drain")).sum()
+}
+
+fn generators(c: &mut Criterion) {
+    let world = World::new(42, SCALE, Shape::default(), 2).expect("world");
+    let tables: &[(&'static str, Generator)] = &[
+        ("users", social::users),
+        ("follows", social::follows),
+        ("posts", social::posts),
+        ("events", markets::events),
+        ("user_shares", markets::user_shares),
+        ("mls_key_packages", mls::key_packages),
+    ];
+    let mut group = c.benchmark_group("generate");
+    group.sample_size(10);
+    for &(table, generate) in tables {
+        let rows = run(&world, table, generate);
+        group.throughput(Throughput::Elements(rows));
+        group.bench_function(table, |b| b.iter(|| run(&world, table, generate)));
+    }
+    let rows = run_groups(&world);
+    group.throughput(Throughput::Elements(rows));
+    group.bench_function("mls_groups+members+messages+welcomes", |b| {
+        b.iter(|| run_groups(&world))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, generators);
+criterion_main!(benches);
