@@ -5,7 +5,9 @@
 //! table; the MLS generator feeds its five tables at once), restore sequences, foreign keys
 //! and indexes, `VACUUM (ANALYZE)`, then checksum what was stored into the manifest.
 
+mod cohorts;
 pub mod copy;
+mod deferred;
 pub mod manifest;
 pub mod markets;
 pub mod mls;
@@ -25,6 +27,7 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 
 use crate::db::marker::{self, DbState, MarkerError};
+pub use deferred::secondary_indexes;
 pub use manifest::{Manifest, TableManifest, TABLES};
 pub use params::Shape;
 use world::World;
@@ -135,7 +138,7 @@ pub async fn seed(
     .await
     .map_err(sql("marking the seeding run"))?;
 
-    let deferred = Deferred::take(pool).await?;
+    let deferred = deferred::Deferred::take(pool).await?;
 
     let world_opts = opts.clone();
     let world = tokio::task::spawn_blocking(move || {
@@ -222,7 +225,7 @@ pub async fn seed(
     let load_seconds = load_started.elapsed().as_secs_f64();
 
     let index_started = Instant::now();
-    fix_sequences(pool).await?;
+    deferred::fix_sequences(pool).await?;
     deferred.restore(pool, &progress).await?;
     sqlx::query("VACUUM (ANALYZE)")
         .execute(pool)
@@ -237,7 +240,7 @@ pub async fn seed(
     let tables_manifest = manifest::checksums(pool)
         .await
         .map_err(sql("computing checksums"))?;
-    let cohorts = cohorts(pool, &world).await?;
+    let cohorts = cohorts::cohorts(pool, &world).await?;
     let manifest = Manifest {
         generator_version: params::GENERATOR_VERSION,
         seed: opts.seed,
@@ -263,7 +266,7 @@ pub async fn seed(
     })
 }
 
-fn sql(step: &'static str) -> impl FnOnce(sqlx::Error) -> SeedError {
+pub(crate) fn sql(step: &'static str) -> impl FnOnce(sqlx::Error) -> SeedError {
     move |source| SeedError::Sql { step, source }
 }
 
@@ -299,169 +302,4 @@ fn spawn_loader(
             rows_per_sec,
         })
     })
-}
-
-/// Concurrent index builds after the load.
-const INDEX_BUILDS: usize = 4;
-
-/// Foreign keys and secondary (non-constraint) indexes, dropped for the load and restored
-/// after it, as pg_restore does: building an index once is far cheaper than maintaining it
-/// row by row, and foreign keys let the tables load concurrently in any order.
-struct Deferred {
-    foreign_keys: Vec<(String, String, String)>,
-    indexes: Vec<(String, String)>,
-}
-
-impl Deferred {
-    async fn take(pool: &PgPool) -> Result<Self, SeedError> {
-        let foreign_keys: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid) \
-             FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace \
-             ORDER BY conrelid::regclass::text, conname",
-        )
-        .fetch_all(pool)
-        .await
-        .map_err(sql("listing foreign keys"))?;
-        let indexes = secondary_indexes(pool)
-            .await
-            .map_err(sql("listing indexes"))?;
-        let mut tx = pool.begin().await.map_err(sql("dropping constraints"))?;
-        for (table, name, _) in &foreign_keys {
-            let stmt = format!("ALTER TABLE {table} DROP CONSTRAINT {name}");
-            sqlx::query(sqlx::AssertSqlSafe(stmt))
-                .execute(&mut *tx)
-                .await
-                .map_err(sql("dropping foreign keys"))?;
-        }
-        for (name, _) in &indexes {
-            let stmt = format!("DROP INDEX {name}");
-            sqlx::query(sqlx::AssertSqlSafe(stmt))
-                .execute(&mut *tx)
-                .await
-                .map_err(sql("dropping indexes"))?;
-        }
-        tx.commit().await.map_err(sql("dropping constraints"))?;
-        Ok(Self {
-            foreign_keys,
-            indexes,
-        })
-    }
-
-    async fn restore(self, pool: &PgPool, progress: &progress::Progress) -> Result<(), SeedError> {
-        // Indexes a few at a time (more would only queue on two cores and could exhaust the
-        // pool), then foreign keys, which validate against the now-built unique indexes.
-        let gate = Arc::new(tokio::sync::Semaphore::new(INDEX_BUILDS));
-        let mut handles = Vec::new();
-        for (name, def) in self.indexes {
-            let pool = pool.clone();
-            let gate = Arc::clone(&gate);
-            handles.push(tokio::spawn(async move {
-                let _permit = gate.acquire_owned().await;
-                let started = Instant::now();
-                sqlx::query(sqlx::AssertSqlSafe(def))
-                    .execute(&pool)
-                    .await
-                    .map(|_| (name, started.elapsed()))
-            }));
-        }
-        for h in handles {
-            let (name, took): (String, Duration) = h
-                .await
-                .map_err(|e| SeedError::Generator(e.to_string()))?
-                .map_err(sql("building indexes"))?;
-            progress.println(&format!(
-                "  index  {name:<28} built in {:>6.2} s",
-                took.as_secs_f64()
-            ));
-        }
-        for (table, name, def) in self.foreign_keys {
-            let stmt = format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}");
-            sqlx::query(sqlx::AssertSqlSafe(stmt))
-                .execute(pool)
-                .await
-                .map_err(sql("restoring foreign keys"))?;
-        }
-        Ok(())
-    }
-}
-
-/// Secondary indexes of the Intellacc tables: (name, definition), excluding those that back
-/// a constraint (primary keys, UNIQUE).
-pub async fn secondary_indexes(pool: &PgPool) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT ic.relname::text, pg_get_indexdef(i.indexrelid) \
-         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
-         JOIN pg_class t ON t.oid = i.indrelid \
-         WHERE t.relnamespace = 'public'::regnamespace AND t.relname = ANY($1) \
-         AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) \
-         ORDER BY 1",
-    )
-    .bind(TABLES)
-    .fetch_all(pool)
-    .await
-}
-
-/// Points every id sequence past the loaded ids, so later INSERTs (trades, posted messages)
-/// get fresh ids.
-async fn fix_sequences(pool: &PgPool) -> Result<(), SeedError> {
-    for &table in TABLES {
-        let stmt = format!(
-            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT max(id) FROM {table}), 1), \
-             (SELECT max(id) IS NOT NULL FROM {table}))"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(stmt))
-            .execute(pool)
-            .await
-            .map_err(sql("restoring sequences"))?;
-    }
-    Ok(())
-}
-
-/// Users and groups of interest, by cohort, for benches and load scenarios to draw from.
-async fn cohorts(pool: &PgPool, world: &World) -> Result<serde_json::Value, SeedError> {
-    let pick = |q: &'static str| async move {
-        sqlx::query_scalar::<_, i32>(q)
-            .fetch_all(pool)
-            .await
-            .map_err(sql("recording cohorts"))
-    };
-    let celebrities = pick(
-        "SELECT following_id FROM follows GROUP BY following_id ORDER BY count(*) DESC, following_id LIMIT 10",
-    )
-    .await?;
-    let power_followers = pick(
-        "SELECT follower_id FROM follows GROUP BY follower_id ORDER BY count(*) DESC, follower_id LIMIT 10",
-    )
-    .await?;
-    let heavy_traders = pick(
-        "SELECT user_id FROM user_shares GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT 10",
-    )
-    .await?;
-    let large_groups: Vec<String> = sqlx::query_scalar(
-        "SELECT group_id::text FROM mls_group_members GROUP BY group_id ORDER BY count(*) DESC, group_id LIMIT 10",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(sql("recording cohorts"))?;
-    let dormant: Vec<u32> = (1..=world.users())
-        .filter(|&id| world.is_dormant(id))
-        .take(10)
-        .collect();
-    let typical: Vec<u32> = (1..=world.users())
-        .filter(|&id| {
-            !world.is_dormant(id)
-                && !world.is_celebrity(id)
-                && !world.is_power_follower(id)
-                && !world.is_heavy_trader(id)
-        })
-        .take(10)
-        .collect();
-    Ok(serde_json::json!({
-        "celebrities": celebrities,
-        "power_followers": power_followers,
-        "heavy_traders": heavy_traders,
-        "dormant": dormant,
-        "typical": typical,
-        "large_groups": large_groups,
-    }))
 }

@@ -1,0 +1,122 @@
+//! Replaying stored MLS traffic as a member: join from a Welcome, process commits in
+//! order, decrypt application messages.
+
+use super::*;
+use openmls::prelude::{
+    tls_codec::Deserialize as _, MlsGroup, MlsMessageBodyIn, MlsMessageIn, ProcessedMessageContent,
+    StagedWelcome,
+};
+
+/// Join from MLSMessage(Welcome) bytes alone (ratchet tree comes from the
+/// extension). Lifetimes of tree leaves are not checked, so stored data
+/// stays verifiable after the key packages expired.
+pub(super) fn join(cfg: &SimConfig, provider: &DetProvider, welcome: &[u8]) -> Result<MlsGroup> {
+    let welcome = match MlsMessageIn::tls_deserialize_exact(welcome)?.extract() {
+        MlsMessageBodyIn::Welcome(w) => w,
+        _ => return Err("not a welcome".into()),
+    };
+    let group = StagedWelcome::build_from_welcome(provider, &cfg.join_config(), welcome)?
+        .skip_lifetime_validation()
+        .build()?
+        .into_group(provider)?;
+    Ok(group)
+}
+
+pub(super) fn process_commit(
+    provider: &DetProvider,
+    group: &mut MlsGroup,
+    bytes: &[u8],
+) -> Result<()> {
+    let msg = MlsMessageIn::tls_deserialize_exact(bytes)?.try_into_protocol_message()?;
+    match group.process_message(provider, msg)?.into_content() {
+        ProcessedMessageContent::StagedCommitMessage(staged) => {
+            group.merge_staged_commit(provider, *staged)?;
+            Ok(())
+        }
+        // A fresh state can't process a commit it authored itself (its
+        // UpdatePath secrets only ever existed in the committer's memory).
+        ProcessedMessageContent::OwnPrivateMessage => {
+            Err("commit was authored by the verifying member itself".into())
+        }
+        _ => Err("expected a commit".into()),
+    }
+}
+
+/// One stored message after the verifier joined, in delivery order.
+pub enum Event<'a> {
+    /// MLSMessage(commit).
+    Commit(&'a [u8]),
+    /// MLSMessage(application) and the prefix its plaintext must start with
+    /// (the whole plaintext for an exact check). If the verifier itself sent
+    /// it, it can't be decrypted (MLS senders never can); it is then only
+    /// counted in `VerifyReport::own_skipped`.
+    App {
+        bytes: &'a [u8],
+        expected_prefix: &'a [u8],
+    },
+}
+
+/// Result of [`verify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub commits: usize,
+    /// Application messages decrypted and matched.
+    pub messages: usize,
+    /// Application messages sent by the verifier itself (not decryptable).
+    pub own_skipped: usize,
+    pub final_epoch: u64,
+}
+
+/// Verify stored data as member `user_id` in a fresh provider: re-derive the
+/// member and its key package `kp_index` from `world_seed` (restores the
+/// private init key), join from `welcome`, apply `events` in order and check
+/// every application plaintext.
+///
+/// Limitation: the verifier must not be the author of any commit in
+/// `events` (a fresh state cannot process its own UpdatePath); pick a member
+/// that only receives (e.g. an untracked joiner) for verification.
+pub fn verify(
+    cfg: &SimConfig,
+    world_seed: u64,
+    user_id: &str,
+    kp_index: u64,
+    welcome: &[u8],
+    events: &[Event<'_>],
+) -> Result<VerifyReport> {
+    let member = Member::new(world_seed, user_id);
+    member.key_package(cfg, kp_index)?;
+    let mut group = join(cfg, &member.provider, welcome)?;
+    let mut report = VerifyReport {
+        commits: 0,
+        messages: 0,
+        own_skipped: 0,
+        final_epoch: 0,
+    };
+    for (i, ev) in events.iter().enumerate() {
+        match ev {
+            Event::Commit(bytes) => {
+                process_commit(&member.provider, &mut group, bytes)?;
+                report.commits += 1;
+            }
+            Event::App {
+                bytes,
+                expected_prefix,
+            } => {
+                let msg =
+                    MlsMessageIn::tls_deserialize_exact(*bytes)?.try_into_protocol_message()?;
+                match group.process_message(&member.provider, msg)?.into_content() {
+                    ProcessedMessageContent::ApplicationMessage(m) => {
+                        if !m.into_bytes().starts_with(expected_prefix) {
+                            return Err(format!("event {i}: plaintext mismatch").into());
+                        }
+                        report.messages += 1;
+                    }
+                    ProcessedMessageContent::OwnPrivateMessage => report.own_skipped += 1,
+                    _ => return Err(format!("event {i}: not an application message").into()),
+                }
+            }
+        }
+    }
+    report.final_epoch = group.epoch().as_u64();
+    Ok(report)
+}
