@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::db::ConnectOpts;
+use crate::workload::FeedVariant;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,6 +37,8 @@ pub enum Command {
     Run(RunArgs),
     /// Replay a sample of the seeded MLS groups: join, process commits, decrypt messages.
     Verify(VerifyArgs),
+    /// Compare index strategies side by side on the same data (latency, plans, sizes, writes).
+    Indexes(IndexesArgs),
 }
 
 /// Data shape options shared by `seed`, `serve` and `run`.
@@ -82,6 +85,9 @@ pub struct ServeArgs {
     /// Stop by itself after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     pub for_secs: Option<u64>,
+    /// Which feed statement GET /api/feed runs.
+    #[arg(long, value_enum, default_value_t = FeedVariant::Seed)]
+    pub feed_variant: FeedVariant,
     /// Seeding options, used when the database is a fresh throwaway one.
     #[command(flatten)]
     pub data: DataArgs,
@@ -125,6 +131,9 @@ pub struct RunArgs {
     /// Connections in the reference server's pool (default: from the scenario).
     #[arg(long)]
     pub pool_size: Option<u32>,
+    /// Which feed statement the reference server runs.
+    #[arg(long, value_enum, default_value_t = FeedVariant::Seed)]
+    pub feed_variant: FeedVariant,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -136,6 +145,36 @@ pub struct VerifyArgs {
     #[arg(long, short)]
     pub verbose: bool,
     /// Seeding options, used when the database is a fresh throwaway one.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IndexesArgs {
+    /// Strategies to compare, the first is the baseline (files <dir>/<name>.sql).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "seed,none,composite,covering"
+    )]
+    pub strategies: Vec<String>,
+    /// Directory of strategy files (default: migrations/strategies).
+    #[arg(long)]
+    pub strategies_dir: Option<PathBuf>,
+    /// Feed variants to measure.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_enum,
+        default_value = "seed,lateral,keyset"
+    )]
+    pub variants: Vec<FeedVariant>,
+    /// Timed executions per statement, cohort and strategy.
+    #[arg(long, default_value_t = 200)]
+    pub runs: usize,
+    /// Report directory (default: reports/indexes-<run-id>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,
 }

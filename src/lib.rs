@@ -1,9 +1,11 @@
 //! intellacc-bench: a load-testing and benchmarking harness for the Intellacc PostgreSQL
 //! schema (social feed, prediction markets, MLS group messaging).
 
+pub mod cases;
 pub mod cli;
 pub mod commands;
 pub mod db;
+pub mod indexes;
 pub mod lmsr;
 pub mod load;
 pub mod mls;

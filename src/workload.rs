@@ -12,14 +12,78 @@ pub struct Statement {
 }
 
 /// The seed's feed: posts by the people `$1` follows, or by `$1`, newest first, offset paging.
-/// Parameters: user id, limit, offset.
+/// Parameters: user id, limit, offset. (`p.id DESC` breaks ties so that every variant returns
+/// the same page; the seed query orders by `created_at` alone.)
 pub const FEED_SEED: Statement = Statement {
     name: "feed.seed",
     sql: "SELECT p.id, p.author_id, u.username::text, p.content, p.like_count, p.comment_count, p.created_at \
           FROM posts p JOIN users u ON u.id = p.author_id \
           WHERE p.author_id IN (SELECT following_id FROM follows WHERE follower_id = $1) OR p.author_id = $1 \
-          ORDER BY p.created_at DESC LIMIT $2 OFFSET $3",
+          ORDER BY p.created_at DESC, p.id DESC LIMIT $2 OFFSET $3",
 };
+
+/// The DBA's rewrite: the newest `limit + offset` posts of each followed author (and of the
+/// user) via LATERAL, merged with UNION ALL, so an index on posts(author_id, created_at)
+/// serves every author with a short range scan. Same parameters and rows as `feed.seed`.
+pub const FEED_LATERAL: Statement = Statement {
+    name: "feed.lateral",
+    sql: "SELECT p.id, p.author_id, u.username::text, p.content, p.like_count, p.comment_count, p.created_at \
+          FROM (SELECT q.* FROM follows f CROSS JOIN LATERAL \
+                  (SELECT * FROM posts x WHERE x.author_id = f.following_id \
+                   ORDER BY x.created_at DESC, x.id DESC LIMIT $2 + $3) q \
+                WHERE f.follower_id = $1 \
+                UNION ALL \
+                (SELECT * FROM posts x WHERE x.author_id = $1 ORDER BY x.created_at DESC, x.id DESC LIMIT $2 + $3)) p \
+          JOIN users u ON u.id = p.author_id \
+          ORDER BY p.created_at DESC, p.id DESC LIMIT $2 OFFSET $3",
+};
+
+/// Keyset paging: the page after the cursor (`$2` = created_at, `$3` = id of the last post
+/// seen; the first page passes 'infinity' and 0). Parameters: user, cursor time, cursor id,
+/// limit. Deep pages cost the same as the first.
+pub const FEED_KEYSET: Statement = Statement {
+    name: "feed.keyset",
+    sql: "SELECT p.id, p.author_id, u.username::text, p.content, p.like_count, p.comment_count, p.created_at \
+          FROM posts p JOIN users u ON u.id = p.author_id \
+          WHERE (p.author_id IN (SELECT following_id FROM follows WHERE follower_id = $1) OR p.author_id = $1) \
+            AND (p.created_at, p.id) < ($2::timestamp, $3) \
+          ORDER BY p.created_at DESC, p.id DESC LIMIT $4",
+};
+
+/// How the feed is paged and planned; the server runs the one it is configured with.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedVariant {
+    /// The seed query (OR + IN-subquery, OFFSET).
+    #[default]
+    Seed,
+    /// LATERAL per followed author + UNION ALL, OFFSET.
+    Lateral,
+    /// The seed predicate with keyset paging instead of OFFSET.
+    Keyset,
+}
+
+impl FeedVariant {
+    pub const ALL: [FeedVariant; 3] = [Self::Seed, Self::Lateral, Self::Keyset];
+
+    pub fn statement(self) -> Statement {
+        match self {
+            Self::Seed => FEED_SEED,
+            Self::Lateral => FEED_LATERAL,
+            Self::Keyset => FEED_KEYSET,
+        }
+    }
+}
 
 /// The seed's portfolio: open positions of `$1` with their markets, most recently traded first.
 pub const PORTFOLIO: Statement = Statement {
@@ -106,4 +170,21 @@ pub mod trade {
 }
 
 /// Every read statement of the workload, for benches and plan capture.
-pub const READS: &[Statement] = &[FEED_SEED, PORTFOLIO, GROUPS, MESSAGES_FETCH, EVENTS_OPEN];
+pub const READS: &[Statement] = &[
+    FEED_SEED,
+    FEED_LATERAL,
+    FEED_KEYSET,
+    PORTFOLIO,
+    GROUPS,
+    MESSAGES_FETCH,
+    EVENTS_OPEN,
+];
+
+/// Looks a statement up by name (`feed.seed`, `portfolio`, ...).
+pub fn by_name(name: &str) -> Option<Statement> {
+    READS
+        .iter()
+        .chain([MESSAGES_POST, MEMBERSHIP, LOGIN].iter())
+        .find(|s| s.name == name)
+        .copied()
+}

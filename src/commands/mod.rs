@@ -1,5 +1,6 @@
 //! One module per subcommand; `dispatch` routes a parsed command line to it.
 
+pub mod indexes;
 pub mod load;
 pub mod run;
 pub mod seed;
@@ -17,5 +18,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Load(args) => load::run(args).await,
         Command::Run(args) => run::run(&cli.connect, args).await,
         Command::Verify(args) => verify::run(&cli.connect, args).await,
+        Command::Indexes(args) => indexes::run(&cli.connect, args).await,
     }
 }

@@ -33,7 +33,8 @@ pub async fn run(connect: &ConnectOpts, args: RunArgs) -> anyhow::Result<ExitCod
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let host = format!("http://{}", listener.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let state = AppState::new(server_pool.clone(), &super::serve::random_secret());
+    let state = AppState::new(server_pool.clone(), &super::serve::random_secret())
+        .with_feed_variant(args.feed_variant);
     let server = tokio::spawn(server::serve(listener, state, async move {
         let _ = stop_rx.await;
     }));
@@ -47,6 +48,10 @@ pub async fn run(connect: &ConnectOpts, args: RunArgs) -> anyhow::Result<ExitCod
         "seed": args.data.seed,
         "scale": args.data.scale,
         "pool_size": pool_size,
+        "feed_variant": args.feed_variant,
+        "jobs": args.data.jobs,
+        "reset": args.data.reset,
+        "database": if connect.database_url.is_some() { "external" } else { "throwaway" },
         "scenario": scenario,
         "out": out,
     });

@@ -49,7 +49,8 @@ pub async fn run(connect: &ConnectOpts, args: ServeArgs) -> anyhow::Result<ExitC
             None => std::future::pending().await,
         }
     };
-    server::serve(listener, AppState::new(pool, &secret), shutdown).await?;
+    let state = AppState::new(pool, &secret).with_feed_variant(args.feed_variant);
+    server::serve(listener, state, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 

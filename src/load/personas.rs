@@ -214,11 +214,12 @@ fn session(user: &mut GooseUser) -> &mut Session {
     user.get_session_data_unchecked_mut::<Session>()
 }
 
-/// First feed page, and one time in three the next page too.
+/// First feed page, and one time in three the next page too (offset and keyset cursor both
+/// sent: the server uses the one its feed variant pages by).
 async fn feed_reader(user: &mut GooseUser, shared: &Shared) -> Result<(), Box<TransactionError>> {
     let token = session(user).token.clone();
     let path = "/api/feed?limit=20&offset=0";
-    call(
+    let first = call(
         user,
         shared,
         GooseMethod::Get,
@@ -229,12 +230,26 @@ async fn feed_reader(user: &mut GooseUser, shared: &Shared) -> Result<(), Box<Tr
     )
     .await?;
     if session(user).rng.random_bool(1.0 / 3.0) {
-        let path = "/api/feed?limit=20&offset=20";
+        let last = first
+            .body
+            .as_ref()
+            .and_then(Value::as_array)
+            .and_then(|a| a.last())
+            .and_then(|p| {
+                Some((
+                    p.get("created_at")?.as_str()?.to_string(),
+                    p.get("id")?.as_i64()?,
+                ))
+            });
+        let path = match last {
+            Some((at, id)) => format!("/api/feed?limit=20&offset=20&before={at}&before_id={id}"),
+            None => "/api/feed?limit=20&offset=20".to_string(),
+        };
         call(
             user,
             shared,
             GooseMethod::Get,
-            path,
+            &path,
             FEED,
             Some(&token),
             None,

@@ -18,11 +18,15 @@ use tokio::net::TcpListener;
 
 pub use error::ApiError;
 
+use crate::workload::FeedVariant;
+
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub jwt_secret: Arc<[u8]>,
+    /// Which feed statement `GET /api/feed` runs.
+    pub feed_variant: FeedVariant,
 }
 
 impl AppState {
@@ -30,7 +34,13 @@ impl AppState {
         Self {
             pool,
             jwt_secret: Arc::from(jwt_secret),
+            feed_variant: FeedVariant::Seed,
         }
+    }
+
+    pub fn with_feed_variant(mut self, variant: FeedVariant) -> Self {
+        self.feed_variant = variant;
+        self
     }
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{self, AuthUser};
 use super::{ApiError, AppState};
-use crate::workload;
+use crate::workload::{self, FeedVariant};
 
 #[derive(Debug, Deserialize)]
 pub struct LoginRequest {
@@ -50,7 +50,11 @@ pub async fn login(
 #[derive(Debug, Deserialize)]
 pub struct FeedQuery {
     pub limit: Option<i64>,
+    /// Offset paging (seed and lateral variants).
     pub offset: Option<i64>,
+    /// Keyset cursor (keyset variant): created_at and id of the last post already seen.
+    pub before: Option<NaiveDateTime>,
+    pub before_id: Option<i32>,
 }
 
 #[derive(Debug, Serialize, Deserialize, sqlx::FromRow)]
@@ -86,11 +90,34 @@ pub async fn feed(
             "offset must be between 0 and {MAX_OFFSET}"
         )));
     }
-    let posts: Vec<FeedPost> = sqlx::query_as(workload::FEED_SEED.sql)
-        .bind(user)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&state.pool)
-        .await?;
+    let statement = state.feed_variant.statement();
+    let posts: Vec<FeedPost> = match state.feed_variant {
+        FeedVariant::Seed | FeedVariant::Lateral => {
+            sqlx::query_as(statement.sql)
+                .bind(user)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&state.pool)
+                .await?
+        }
+        FeedVariant::Keyset => {
+            let (before, before_id) = match (q.before, q.before_id) {
+                (Some(t), Some(id)) => (t, id),
+                (None, None) => (NaiveDateTime::MAX, i32::MAX),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "before and before_id go together (the last post already seen)",
+                    ))
+                }
+            };
+            sqlx::query_as(statement.sql)
+                .bind(user)
+                .bind(before)
+                .bind(before_id)
+                .bind(limit)
+                .fetch_all(&state.pool)
+                .await?
+        }
+    };
     Ok(Json(posts))
 }

@@ -1,0 +1,2 @@
+-- none: constraints only (primary keys and UNIQUE constraints), no secondary index at all.
+-- The floor: what every other strategy's indexes buy, and what they cost writes.

@@ -1,0 +1,181 @@
+//! `indexes`: apply each strategy in turn to the same seeded data and compare them.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+
+use crate::cases;
+use crate::cli::IndexesArgs;
+use crate::db::{ConnectOpts, Target};
+use crate::indexes::measure::{self, Write, WriteParams};
+use crate::indexes::report::{self, CaseResult, IndexReport};
+use crate::indexes::stats::Verdict;
+use crate::indexes::{plan, Strategy};
+use crate::load::record::new_histogram;
+use crate::report::Percentiles;
+
+/// The strategies directory: as given, else `migrations/strategies` here or in the source tree.
+fn strategies_dir(explicit: Option<&Path>) -> PathBuf {
+    if let Some(d) = explicit {
+        return d.to_path_buf();
+    }
+    let here = PathBuf::from(crate::indexes::strategy::DEFAULT_DIR);
+    if here.is_dir() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::indexes::strategy::DEFAULT_DIR)
+}
+
+fn percentiles(samples: &[u64]) -> Percentiles {
+    let mut h = new_histogram();
+    for &s in samples {
+        h.saturating_record(s);
+    }
+    Percentiles::of(&h)
+}
+
+fn result(
+    statement: &str,
+    cohort: &str,
+    strategy: &str,
+    samples: Vec<u64>,
+    rows: usize,
+) -> CaseResult {
+    CaseResult {
+        statement: statement.to_string(),
+        cohort: cohort.to_string(),
+        strategy: strategy.to_string(),
+        rows,
+        runs: samples.len(),
+        latency_us: percentiles(&samples),
+        ratio_to_baseline: 1.0,
+        p_value: 1.0,
+        verdict: Verdict::NoDifference,
+        plan: None,
+        server_mean_ms: None,
+        samples,
+    }
+}
+
+pub async fn run(connect: &ConnectOpts, args: IndexesArgs) -> anyhow::Result<ExitCode> {
+    let dir = strategies_dir(args.strategies_dir.as_deref());
+    let strategies: Vec<Strategy> = args
+        .strategies
+        .iter()
+        .map(|name| Strategy::load(&dir, name.trim()))
+        .collect::<Result<_, _>>()?;
+    if strategies.is_empty() {
+        bail!("--strategies needs at least one strategy");
+    }
+    if args.runs < 5 {
+        bail!("--runs must be at least 5");
+    }
+    let run_id = crate::report::run_id(Some(args.data.seed));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(format!("indexes-{run_id}")));
+
+    let target = Target::open(connect).await?;
+    let pool = target.pool(super::seed::SEED_POOL).await?;
+    let (manifest, _) =
+        super::seed::ensure_seeded(&pool, &target.database, &args.data, false).await?;
+    let database = serde_json::to_value(target.info(&pool).await?)?;
+    let pgss = measure::pg_stat_statements(&pool).await;
+    let cases = cases::reads(&pool, &manifest, &args.variants).await?;
+    let write_params = WriteParams::pick(&pool).await?;
+    eprintln!(
+        "comparing {} strategies on {} cases and {} writes ({} runs each, warm cache)",
+        strategies.len(),
+        cases.len(),
+        Write::ALL.len(),
+        args.runs
+    );
+
+    let mut applied = Vec::new();
+    let mut reads = Vec::new();
+    let mut writes = Vec::new();
+    for s in &strategies {
+        let a = s.apply(&pool).await?;
+        eprintln!(
+            "strategy {}: {} indexes, {:.1} MB, built in {:.2} s",
+            s.name,
+            a.indexes.len(),
+            report::mb(a.total_size_bytes),
+            a.build_seconds
+        );
+        applied.push(a);
+        if pgss.is_ok() {
+            let _ = measure::pg_stat_statements(&pool).await;
+        }
+        let mut conn = pool.acquire().await?;
+        for case in &cases {
+            let (samples, rows) = measure::time_case(&mut conn, case, 10, args.runs)
+                .await
+                .with_context(|| format!("running {} under {}", case.id(), s.name))?;
+            let mut r = result(case.statement, &case.cohort, &s.name, samples, rows);
+            r.plan = Some(plan::capture(&mut conn, case).await?);
+            reads.push(r);
+        }
+        for w in Write::ALL {
+            let samples = measure::time_write(&mut conn, w, &write_params, args.runs).await?;
+            writes.push(result(w.name(), "one row", &s.name, samples, 1));
+        }
+        drop(conn);
+        if pgss.is_ok() {
+            for r in reads.iter_mut().filter(|r| r.strategy == s.name) {
+                if let Some(c) = cases.iter().find(|c| c.statement == r.statement) {
+                    r.server_mean_ms = measure::server_stats(&pool, c.sql).await.map(|(_, m)| m);
+                }
+            }
+        }
+    }
+    // Leave the database with the seed's indexes, as seeding made it.
+    if let Ok(seed) = Strategy::load(&dir, "seed") {
+        seed.apply(&pool).await?;
+    }
+
+    let baseline = strategies[0].name.clone();
+    report::judge(&mut reads, &baseline);
+    report::judge(&mut writes, &baseline);
+    let best = report::best(&reads, &applied, &writes);
+    let r = IndexReport {
+        schema_version: 1,
+        kind: "indexes".into(),
+        run_id,
+        generated_at: chrono::Utc::now().to_rfc3339(),
+        config: serde_json::json!({
+            "command": "indexes",
+            "strategies": args.strategies,
+            "strategies_dir": dir,
+            "variants": args.variants,
+            "runs": args.runs,
+            "seed": args.data.seed,
+            "scale": args.data.scale,
+            "out": out,
+        }),
+        database: Some(database),
+        manifest,
+        baseline,
+        cache_state: "Warm cache: 10 untimed executions before the timed ones, one connection, nothing else running.".into(),
+        method: format!(
+            "Verdict: two-sided Mann-Whitney U test against the baseline's {} samples (p < {}) and a median change of at least {:.0}%.",
+            args.runs,
+            crate::indexes::stats::ALPHA,
+            crate::indexes::stats::MIN_EFFECT * 100.0
+        ),
+        strategies: applied,
+        reads,
+        writes,
+        pg_stat_statements: match &pgss {
+            Ok(()) => "available: server mean execution times are in reads[].server_mean_ms".into(),
+            Err(note) => note.clone(),
+        },
+        best,
+    };
+    r.write(&out)?;
+    r.markdown(std::io::stderr())?;
+    eprintln!("wrote {}/report.{{md,json,html}}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
