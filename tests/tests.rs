@@ -5,6 +5,7 @@ mod common;
 
 mod api;
 mod cli;
+mod indexes;
 mod report;
 mod schema;
 mod seeding;
