@@ -24,7 +24,10 @@ fn declared(s: &Strategy) -> Vec<String> {
         .iter()
         .map(|st| {
             let words: Vec<&str> = st.split_whitespace().collect();
-            let at = words.iter().position(|w| w.eq_ignore_ascii_case("INDEX")).unwrap();
+            let at = words
+                .iter()
+                .position(|w| w.eq_ignore_ascii_case("INDEX"))
+                .unwrap();
             words[at + 1].to_string()
         })
         .collect();
@@ -38,7 +41,10 @@ async fn every_strategy_applies_and_leaves_exactly_its_indexes() {
     let pool = common::pool(&url).await;
     let names = available(dir());
     for expected in ["seed", "none", "composite", "covering"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
     for name in &names {
         let s = Strategy::load(dir(), name).unwrap();
@@ -76,9 +82,19 @@ async fn a_broken_strategy_names_its_file_and_statement_and_changes_nothing() {
     let s = Strategy::load(&tmp, "broken").unwrap();
     let err = s.apply(&pool).await.unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, StrategyError::Statement { index: 2, .. }), "{msg}");
-    assert!(msg.contains("broken.sql") && msg.contains("no_such_table"), "{msg}");
-    assert_eq!(secondary_indexes(&pool).await.unwrap(), before, "a failed strategy left changes");
+    assert!(
+        matches!(err, StrategyError::Statement { index: 2, .. }),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("broken.sql") && msg.contains("no_such_table"),
+        "{msg}"
+    );
+    assert_eq!(
+        secondary_indexes(&pool).await.unwrap(),
+        before,
+        "a failed strategy left changes"
+    );
 
     std::fs::write(tmp.join("evil.sql"), "DROP TABLE users;").unwrap();
     let err = Strategy::load(&tmp, "evil").unwrap_err();
@@ -121,7 +137,10 @@ async fn every_feed_variant_returns_the_seed_variants_rows() {
         for offset in [0i64, 20] {
             let seed = offset_page(&pool, FEED_SEED.sql, user, offset).await;
             let lateral = offset_page(&pool, FEED_LATERAL.sql, user, offset).await;
-            assert_eq!(seed, lateral, "lateral differs for user {user} offset {offset}");
+            assert_eq!(
+                seed, lateral,
+                "lateral differs for user {user} offset {offset}"
+            );
             compared += seed.len();
         }
         // Keyset: the first page, then the page after its last row, equal the offset pages.
@@ -137,16 +156,18 @@ async fn every_feed_variant_returns_the_seed_variants_rows() {
         .unwrap();
         assert_eq!(first, offset_page(&pool, FEED_SEED.sql, user, 0).await);
         if let Some(&(id, at)) = first.last() {
-            let second: Page = sqlx::query_as::<_, (i32, chrono::NaiveDateTime)>(
-                sqlx::AssertSqlSafe(format!("SELECT id, created_at FROM ({}) f", FEED_KEYSET.sql)),
-            )
-            .bind(user)
-            .bind(at)
-            .bind(id)
-            .bind(20i64)
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+            let second: Page =
+                sqlx::query_as::<_, (i32, chrono::NaiveDateTime)>(sqlx::AssertSqlSafe(format!(
+                    "SELECT id, created_at FROM ({}) f",
+                    FEED_KEYSET.sql
+                )))
+                .bind(user)
+                .bind(at)
+                .bind(id)
+                .bind(20i64)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
             assert_eq!(second, offset_page(&pool, FEED_SEED.sql, user, 20).await);
         }
     }
@@ -179,7 +200,8 @@ fn indexes_report_has_its_fields() {
         intellacc_bench::run(cli).unwrap(),
         std::process::ExitCode::SUCCESS
     );
-    let r: Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(r["kind"], "indexes");
     assert_eq!(r["baseline"], "seed");
     assert_eq!(r["manifest"]["seed"], common::SEED);
@@ -187,11 +209,25 @@ fn indexes_report_has_its_fields() {
     assert_eq!(strategies.len(), 2);
     for s in strategies {
         assert!(s["total_size_bytes"].as_i64().unwrap() > 0);
-        assert!(s["indexes"].as_array().unwrap().iter().all(|i| i["size_bytes"].as_i64().unwrap() > 0));
+        assert!(s["indexes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["size_bytes"].as_i64().unwrap() > 0));
     }
     let reads = r["reads"].as_array().unwrap();
-    let statements: Vec<&str> = reads.iter().map(|x| x["statement"].as_str().unwrap()).collect();
-    for s in ["feed.seed", "feed.lateral", "feed.keyset", "portfolio", "groups", "messages.fetch"] {
+    let statements: Vec<&str> = reads
+        .iter()
+        .map(|x| x["statement"].as_str().unwrap())
+        .collect();
+    for s in [
+        "feed.seed",
+        "feed.lateral",
+        "feed.keyset",
+        "portfolio",
+        "groups",
+        "messages.fetch",
+    ] {
         assert!(statements.contains(&s), "{s} not measured");
     }
     for x in reads {
@@ -203,13 +239,20 @@ fn indexes_report_has_its_fields() {
         if x["strategy"] == "seed" {
             assert_eq!(verdict, "baseline");
         } else {
-            assert!(["faster", "no_difference", "slower"].contains(&verdict), "{verdict}");
+            assert!(
+                ["faster", "no_difference", "slower"].contains(&verdict),
+                "{verdict}"
+            );
         }
     }
     // The composite strategy's feed reads posts through its new index.
     assert!(reads.iter().any(|x| x["strategy"] == "composite"
         && x["statement"] == "feed.lateral"
-        && x["plan"]["indexes"].as_array().unwrap().iter().any(|i| i == "idx_posts_author_created")));
+        && x["plan"]["indexes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == "idx_posts_author_created")));
     let writes = r["writes"].as_array().unwrap();
     assert_eq!(writes.len(), 4);
     assert!(!r["best"].as_array().unwrap().is_empty());
@@ -217,6 +260,8 @@ fn indexes_report_has_its_fields() {
     for f in ["report.md", "report.html"] {
         assert!(out.join(f).is_file());
     }
-    assert!(std::fs::read_to_string(out.join("report.html")).unwrap().contains("<svg"));
+    assert!(std::fs::read_to_string(out.join("report.html"))
+        .unwrap()
+        .contains("<svg"));
     std::fs::remove_dir_all(&out).ok();
 }

@@ -113,6 +113,8 @@ pub struct Cluster {
     root: PathBuf,
     run_as: Option<String>,
     stopped: bool,
+    /// Kept between runs: stopped, never deleted.
+    persistent: bool,
 }
 
 impl fmt::Debug for Cluster {
@@ -127,6 +129,26 @@ impl fmt::Debug for Cluster {
 impl Cluster {
     /// Creates and starts a cluster in a fresh temporary directory, listening on 127.0.0.1 only.
     pub fn start(binaries: PgBinaries, extra: &[(String, String)]) -> Result<Self, ClusterError> {
+        let root = std::env::temp_dir().join(format!(
+            "intellacc-bench-{}-{}",
+            std::process::id(),
+            unique_suffix()
+        ));
+        Self::start_at(binaries, root, false, extra)
+    }
+
+    /// Starts a cluster kept in `root` between runs (created on first use): stopped, not
+    /// deleted, on drop. The criterion benches seed into one once per (seed, scale).
+    pub fn start_persistent(binaries: PgBinaries, root: PathBuf) -> Result<Self, ClusterError> {
+        Self::start_at(binaries, root, true, &[])
+    }
+
+    fn start_at(
+        binaries: PgBinaries,
+        root: PathBuf,
+        persistent: bool,
+        extra: &[(String, String)],
+    ) -> Result<Self, ClusterError> {
         let run_as = if is_root() {
             if command_output(Command::new("id").args(["-u", "postgres"])).is_err() {
                 return Err(ClusterError::NoUnprivilegedUser);
@@ -135,11 +157,6 @@ impl Cluster {
         } else {
             None
         };
-        let root = std::env::temp_dir().join(format!(
-            "intellacc-bench-{}-{}",
-            std::process::id(),
-            unique_suffix()
-        ));
         std::fs::create_dir_all(&root).map_err(|source| ClusterError::Io {
             action: "create",
             path: root.clone(),
@@ -152,35 +169,19 @@ impl Cluster {
             root,
             run_as,
             stopped: true,
+            persistent,
         };
-        // From here on, Drop removes the directory whatever fails.
-        cluster.spawn_reaper();
+        // From here on, Drop (and the reaper, if this process dies) cleans up whatever fails.
+        // A persistent cluster's reaper starts once the server runs (see below).
+        if !persistent {
+            cluster.spawn_reaper(None);
+        }
         if let Some(user) = &cluster.run_as {
             chown_recursive(&cluster.root, user)?;
         }
         let data = cluster.data_dir();
-        cluster.run(
-            cluster.binaries.bin("initdb"),
-            &[
-                "-D",
-                path_str(&data),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ],
-        )?;
-        cluster.port = free_port().map_err(|source| ClusterError::Io {
-            action: "find a free port on",
-            path: "127.0.0.1".into(),
-            source,
-        })?;
         let mut settings: Vec<(String, String)> = vec![
             ("listen_addresses".into(), "'127.0.0.1'".into()),
-            ("port".into(), cluster.port.to_string()),
             (
                 "unix_socket_directories".into(),
                 format!("'{}'", cluster.root.display()),
@@ -198,24 +199,47 @@ impl Cluster {
             ));
         }
         settings.extend(extra.iter().cloned());
-        let conf: String = settings
-            .iter()
-            .map(|(k, v)| format!("{k} = {v}\n"))
-            .collect();
-        let conf_path = data.join("postgresql.conf");
-        let mut existing =
-            std::fs::read_to_string(&conf_path).map_err(|source| ClusterError::Io {
-                action: "read",
+        if !data.join("PG_VERSION").is_file() {
+            cluster.run(
+                cluster.binaries.bin("initdb"),
+                &[
+                    "-D",
+                    path_str(&data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ],
+            )?;
+            let conf: String = settings
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}\n"))
+                .collect();
+            let conf_path = data.join("postgresql.conf");
+            let mut existing =
+                std::fs::read_to_string(&conf_path).map_err(|source| ClusterError::Io {
+                    action: "read",
+                    path: conf_path.clone(),
+                    source,
+                })?;
+            existing.push_str("\n# intellacc-bench throwaway settings\n");
+            existing.push_str(&conf);
+            std::fs::write(&conf_path, existing).map_err(|source| ClusterError::Io {
+                action: "write",
                 path: conf_path.clone(),
                 source,
             })?;
-        existing.push_str("\n# intellacc-bench throwaway settings\n");
-        existing.push_str(&conf);
-        std::fs::write(&conf_path, existing).map_err(|source| ClusterError::Io {
-            action: "write",
-            path: conf_path.clone(),
+        }
+        cluster.port = free_port().map_err(|source| ClusterError::Io {
+            action: "find a free port on",
+            path: "127.0.0.1".into(),
             source,
         })?;
+        // The port changes every start, so it is given on the command line, not in the file.
+        let port_opt = format!("-p {}", cluster.port);
         let log = cluster.root.join("server.log");
         cluster.run(
             cluster.binaries.bin("pg_ctl"),
@@ -224,6 +248,8 @@ impl Cluster {
                 path_str(&data),
                 "-l",
                 path_str(&log),
+                "-o",
+                &port_opt,
                 "-w",
                 "-t",
                 "60",
@@ -231,6 +257,15 @@ impl Cluster {
             ],
         )?;
         cluster.stopped = false;
+        if persistent {
+            // Stop only the server this process started, not one a later run starts in the
+            // same directory after this process is gone.
+            let pid = std::fs::read_to_string(data.join("postmaster.pid"))
+                .ok()
+                .and_then(|t| t.lines().next().map(str::to_string));
+            cluster.spawn_reaper(pid);
+        }
+        settings.insert(1, ("port".into(), cluster.port.to_string()));
         cluster.settings = settings;
         Ok(cluster)
     }
@@ -285,7 +320,7 @@ impl Cluster {
 
     /// A detached shell that waits for this process to exit and then stops the server and
     /// deletes the directory, so that even a SIGKILL leaves nothing running behind.
-    fn spawn_reaper(&self) {
+    fn spawn_reaper(&self, server_pid: Option<String>) {
         let pg_ctl = self.binaries.bin("pg_ctl");
         let stop = match &self.run_as {
             Some(user) => format!(
@@ -299,11 +334,22 @@ impl Cluster {
                 self.data_dir().display()
             ),
         };
+        let remove = if self.persistent {
+            String::new()
+        } else {
+            format!("rm -rf '{}';", self.root.display())
+        };
+        let guard = match server_pid {
+            Some(pid) => format!(
+                "[ \"$(head -n 1 '{}' 2>/dev/null)\" = '{pid}' ]",
+                self.data_dir().join("postmaster.pid").display()
+            ),
+            None => format!("[ -d '{}' ]", self.root.display()),
+        };
         let script = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-             if [ -d '{root}' ]; then {stop} >/dev/null 2>&1; rm -rf '{root}'; fi",
+             if {guard}; then {stop} >/dev/null 2>&1; {remove} fi",
             pid = std::process::id(),
-            root = self.root.display(),
         );
         let _ = Command::new("setsid")
             .args(["sh", "-c", &script])
@@ -313,7 +359,7 @@ impl Cluster {
             .spawn();
     }
 
-    /// Stops the server and removes its directory.
+    /// Stops the server and removes its directory (unless persistent).
     pub fn stop(&mut self) {
         if !self.stopped {
             self.stopped = true;
@@ -323,7 +369,9 @@ impl Cluster {
                 &["-D", path_str(&data), "-m", "fast", "-w", "stop"],
             );
         }
-        let _ = std::fs::remove_dir_all(&self.root);
+        if !self.persistent {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
     }
 }
 
