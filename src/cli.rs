@@ -39,13 +39,15 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Compare index strategies side by side on the same data (latency, plans, sizes, writes).
     Indexes(IndexesArgs),
+    /// Merge the reports of several runs (e.g. several load generators) into one.
+    Merge(MergeArgs),
 }
 
 /// Data shape options shared by `seed`, `serve` and `run`.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// Scale factor: 1 = 10,000 users; fractions allowed (0.1 = 1,000 users).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
     pub scale: f64,
     /// Seed of every random choice; the same seed and scale give the same rows.
     #[arg(long, default_value_t = 42)]
@@ -77,7 +79,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
     /// Connections in the server's sqlx pool.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub pool_size: u32,
     /// HS256 secret for issued tokens (default: random per process).
     #[arg(long, env = "INTELLACC_JWT_SECRET", hide_env_values = true)]
@@ -88,6 +90,9 @@ pub struct ServeArgs {
     /// Which feed statement GET /api/feed runs.
     #[arg(long, value_enum, default_value_t = FeedVariant::Seed)]
     pub feed_variant: FeedVariant,
+    /// Enable the calibration endpoints GET /debug/delay?ms= and POST /debug/stall?ms=.
+    #[arg(long)]
+    pub debug_endpoints: bool,
     /// Seeding options, used when the database is a fresh throwaway one.
     #[command(flatten)]
     pub data: DataArgs,
@@ -108,6 +113,13 @@ pub struct LoadOpts {
     /// Concurrent goose users (each logs in once as a distinct seeded user).
     #[arg(long)]
     pub users: Option<usize>,
+    /// Open model: start requests at this rate (per second, whole mix) on a shared schedule
+    /// and measure latency from each request's intended start. Without it: closed model.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Open model's arrival process.
+    #[arg(long, value_enum)]
+    pub arrival: Option<crate::load::schedule::Arrival>,
     /// Report directory (default: reports/<run-id>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -129,7 +141,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub load: LoadOpts,
     /// Connections in the reference server's pool (default: from the scenario).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub pool_size: Option<u32>,
     /// Which feed statement the reference server runs.
     #[arg(long, value_enum, default_value_t = FeedVariant::Seed)]
@@ -177,4 +189,25 @@ pub struct IndexesArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// report.json files (or run directories) to merge.
+    #[arg(required = true, num_args = 1..)]
+    pub inputs: Vec<PathBuf>,
+    /// Directory of the merged report.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// A scale that gives a sane number of users, checked before anything starts.
+fn parse_scale(text: &str) -> Result<f64, String> {
+    let scale: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    crate::seed::Shape::default()
+        .counts(scale)
+        .map(|_| scale)
+        .map_err(|e| e.to_string())
 }

@@ -81,11 +81,11 @@ async fn a_broken_strategy_names_its_file_and_statement_and_changes_nothing() {
     .unwrap();
     let s = Strategy::load(&tmp, "broken").unwrap();
     let err = s.apply(&pool).await.unwrap_err();
-    let msg = err.to_string();
     assert!(
         matches!(err, StrategyError::Statement { index: 2, .. }),
-        "{msg}"
+        "{err}"
     );
+    let msg = format!("{:#}", anyhow::Error::from(err));
     assert!(
         msg.contains("broken.sql") && msg.contains("no_such_table"),
         "{msg}"

@@ -4,6 +4,7 @@
 mod common;
 
 mod api;
+mod calibration;
 mod cli;
 mod indexes;
 mod report;

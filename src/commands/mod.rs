@@ -2,6 +2,7 @@
 
 pub mod indexes;
 pub mod load;
+pub mod merge;
 pub mod run;
 pub mod seed;
 pub mod serve;
@@ -19,5 +20,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&cli.connect, args).await,
         Command::Verify(args) => verify::run(&cli.connect, args).await,
         Command::Indexes(args) => indexes::run(&cli.connect, args).await,
+        Command::Merge(args) => merge::run(args).await,
     }
 }

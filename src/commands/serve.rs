@@ -49,7 +49,9 @@ pub async fn run(connect: &ConnectOpts, args: ServeArgs) -> anyhow::Result<ExitC
             None => std::future::pending().await,
         }
     };
-    let state = AppState::new(pool, &secret).with_feed_variant(args.feed_variant);
+    let state = AppState::new(pool, &secret)
+        .with_feed_variant(args.feed_variant)
+        .with_debug_endpoints(args.debug_endpoints);
     server::serve(listener, state, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -36,7 +36,7 @@ pub enum ClusterError {
         status: String,
         output: String,
     },
-    #[error("could not {action} {path}: {source}")]
+    #[error("could not {action} {path}")]
     Io {
         action: &'static str,
         path: PathBuf,

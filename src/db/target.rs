@@ -112,6 +112,13 @@ pub async fn pool(url: &str, size: u32) -> anyhow::Result<PgPool> {
     let opts = PgConnectOptions::from_str(url)
         .with_context(|| format!("invalid database URL `{}`", redact(url)))?
         .log_statements(log::LevelFilter::Off);
+    // One direct connection first: a refused or unknown database fails now, not after the
+    // pool's acquire timeout.
+    let probe = tokio::time::timeout(std::time::Duration::from_secs(15), opts.connect())
+        .await
+        .with_context(|| format!("connecting to {}: timed out", redact(url)))?
+        .with_context(|| format!("connecting to {}", redact(url)))?;
+    let _ = sqlx::Connection::close(probe).await;
     PgPoolOptions::new()
         .max_connections(size.max(1))
         .acquire_timeout(std::time::Duration::from_secs(30))

@@ -22,7 +22,7 @@ pub enum StrategyError {
         path: PathBuf,
         available: String,
     },
-    #[error("cannot read strategy file {path}: {source}")]
+    #[error("cannot read strategy file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -33,14 +33,14 @@ pub enum StrategyError {
         index: usize,
         statement: String,
     },
-    #[error("{path}, statement {index} (`{statement}`) failed: {source}")]
+    #[error("{path}, statement {index} (`{statement}`) failed")]
     Statement {
         path: PathBuf,
         index: usize,
         statement: String,
         source: sqlx::Error,
     },
-    #[error("applying strategy {name}: {source}")]
+    #[error("applying strategy {name}")]
     Sql { name: String, source: sqlx::Error },
 }
 

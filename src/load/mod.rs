@@ -6,6 +6,7 @@
 pub mod personas;
 pub mod record;
 pub mod scenario;
+pub mod schedule;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,9 +34,21 @@ pub struct LoadPlan {
 /// What a load run measured.
 #[derive(Debug)]
 pub struct LoadResult {
-    pub endpoints: std::collections::BTreeMap<&'static str, EndpointSamples>,
+    pub snapshot: record::Snapshot,
     pub measured_secs: f64,
     pub goose_requests: u64,
+    /// Open model: the rate asked for and the slots handed out.
+    pub target_rate: Option<f64>,
+    pub scheduled: u64,
+    /// The run was stopped by Ctrl-C before its end.
+    pub interrupted: bool,
+}
+
+/// Removes the report directory a failed run created, if nothing was written to it.
+fn remove_if_empty(goose_report: Option<&Path>) {
+    if let Some(dir) = goose_report.and_then(Path::parent) {
+        let _ = std::fs::remove_dir(dir);
+    }
 }
 
 /// Checks that `host` is an http URL on a loopback address.
@@ -67,13 +80,14 @@ pub fn validate_host(host: &str) -> anyhow::Result<String> {
     Ok(host.trim_end_matches('/').to_string())
 }
 
-/// Fetches the seeded accounts to log in as: `users` of any kind and as many group members.
-async fn fetch_accounts(host: &str, users: usize) -> anyhow::Result<(Vec<Account>, Vec<Account>)> {
+/// Fetches the seeded accounts to log in as: `users` of any kind, as many group members and
+/// as many feed readers balanced across cohorts.
+async fn fetch_accounts(host: &str, users: usize) -> anyhow::Result<[Vec<Account>; 3]> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
     let mut lists = Vec::new();
-    for kind in ["any", "member"] {
+    for kind in ["any", "member", "feed"] {
         let url = format!("{host}/api/bench/accounts?kind={kind}&limit={users}");
         let resp = client
             .get(&url)
@@ -92,12 +106,13 @@ async fn fetch_accounts(host: &str, users: usize) -> anyhow::Result<(Vec<Account
             .with_context(|| format!("{url} did not return a list of accounts"))?;
         lists.push(list);
     }
+    let feed = lists.pop().unwrap_or_default();
     let member = lists.pop().unwrap_or_default();
     let any = lists.pop().unwrap_or_default();
     if any.is_empty() {
         bail!("the server at {host} has no seeded users");
     }
-    Ok((any, member))
+    Ok([any, member, feed])
 }
 
 /// Fetches the server's data manifest, if it has one.
@@ -125,7 +140,13 @@ pub async fn drive(plan: &LoadPlan) -> anyhow::Result<LoadResult> {
             .with_context(|| format!("creating report directory {}", dir.display()))?;
     }
     let s = &plan.scenario;
-    let (any, member) = fetch_accounts(&plan.host, s.users).await?;
+    let [any, member, feed] = match fetch_accounts(&plan.host, s.users).await {
+        Ok(lists) => lists,
+        Err(e) => {
+            remove_if_empty(plan.goose_report.as_deref());
+            return Err(e);
+        }
+    };
     if any.len() < s.users {
         bail!(
             "the server has {} seeded accounts for {} load users: use fewer --users or a larger --scale",
@@ -137,7 +158,16 @@ pub async fn drive(plan: &LoadPlan) -> anyhow::Result<LoadResult> {
     let recorder = Arc::new(Recorder::new(start, Duration::from_secs(s.warmup_secs)));
     let shared = Arc::new(personas::Shared {
         recorder: Arc::clone(&recorder),
-        accounts: std::sync::Mutex::new(personas::Accounts::new(any, member)),
+        accounts: std::sync::Mutex::new(personas::Accounts::new(any, member, feed)),
+        schedule: s.rate.map(|rate| {
+            schedule::Schedule::new(
+                start,
+                Duration::from_secs(s.duration_secs),
+                rate,
+                s.arrival,
+                plan.seed,
+            )
+        }),
         next_user: std::sync::atomic::AtomicUsize::new(0),
         seed: plan.seed,
     });
@@ -162,10 +192,15 @@ pub async fn drive(plan: &LoadPlan) -> anyhow::Result<LoadResult> {
     for persona in &s.personas {
         attack = attack.register_scenario(personas::scenario(persona, &shared)?);
     }
-    let metrics = attack
-        .execute()
-        .await
-        .map_err(|e| anyhow::anyhow!("running the goose attack: {e:?}"))?;
+    let metrics = match attack.execute().await {
+        Ok(m) => m,
+        Err(e) => {
+            remove_if_empty(plan.goose_report.as_deref());
+            bail!("running the goose attack: {e:?}");
+        }
+    };
+    // goose turns the first Ctrl-C of the run into its killswitch and stops the users.
+    let interrupted = goose::is_killswitch_triggered();
     let measured = recorder.measured_secs();
     let goose_requests = metrics
         .requests
@@ -173,9 +208,15 @@ pub async fn drive(plan: &LoadPlan) -> anyhow::Result<LoadResult> {
         .map(|a| a.success_count + a.fail_count)
         .sum::<usize>() as u64;
     Ok(LoadResult {
-        endpoints: recorder.snapshot(),
+        snapshot: recorder.snapshot(),
         measured_secs: measured.max(1e-3),
         goose_requests,
+        target_rate: s.rate,
+        interrupted,
+        scheduled: shared
+            .schedule
+            .as_ref()
+            .map_or(0, schedule::Schedule::issued),
     })
 }
 

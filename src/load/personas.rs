@@ -12,8 +12,9 @@ use goose::prelude::*;
 use rand::RngExt;
 use serde_json::{json, Value};
 
-use super::record::{Outcome, Recorder};
+use super::record::{Outcome, Recorder, Timing};
 use super::scenario::{Persona, PersonaKind};
+use super::schedule::Schedule;
 use crate::seed::rng::{self, GenRng};
 use crate::server::bench::Account;
 
@@ -26,10 +27,13 @@ pub const TRADE: &str = "POST /api/events/:id/update";
 pub const GROUPS: &str = "GET /api/mls/groups";
 pub const MESSAGES: &str = "GET /api/mls/messages/group/:group_id";
 pub const POST_MESSAGE: &str = "POST /api/mls/messages/group";
+pub const DELAY: &str = "GET /debug/delay";
 
 /// State shared by every user of a run.
 pub struct Shared {
     pub recorder: Arc<Recorder>,
+    /// The open model's schedule; `None` in the closed model.
+    pub schedule: Option<Schedule>,
     pub accounts: Mutex<Accounts>,
     pub next_user: AtomicUsize,
     pub seed: u64,
@@ -40,24 +44,29 @@ pub struct Shared {
 pub struct Accounts {
     any: VecDeque<Account>,
     member: VecDeque<Account>,
+    feed: VecDeque<Account>,
     used: HashSet<i32>,
 }
 
 impl Accounts {
-    pub fn new(any: Vec<Account>, member: Vec<Account>) -> Self {
+    pub fn new(any: Vec<Account>, member: Vec<Account>, feed: Vec<Account>) -> Self {
         Self {
             any: any.into(),
             member: member.into(),
+            feed: feed.into(),
             used: HashSet::new(),
         }
     }
 
-    /// The next unused account for a persona, if any is left.
+    /// The next unused account for a persona, if any is left: group members for messengers,
+    /// cohort-balanced users for feed readers.
     pub fn take(&mut self, kind: PersonaKind) -> Option<Account> {
-        let lists = if kind == PersonaKind::Messenger {
-            [&mut self.member, &mut self.any]
-        } else {
-            [&mut self.any, &mut self.member]
+        let lists = match kind {
+            PersonaKind::Messenger => [&mut self.member, &mut self.any, &mut self.feed],
+            PersonaKind::FeedReader => [&mut self.feed, &mut self.any, &mut self.member],
+            PersonaKind::Trader | PersonaKind::Calibration => {
+                [&mut self.any, &mut self.member, &mut self.feed]
+            }
         };
         for list in lists {
             while let Some(a) = list.pop_front() {
@@ -75,6 +84,8 @@ impl Accounts {
 struct Session {
     token: String,
     user_id: i32,
+    /// Feed cohort of the account, when known.
+    cohort: Option<&'static str>,
     rng: GenRng,
     /// Highest message id seen per group, for `afterId`.
     seen: HashMap<String, i32>,
@@ -82,6 +93,7 @@ struct Session {
 
 pub fn scenario(persona: &Persona, shared: &Arc<Shared>) -> Result<Scenario, GooseError> {
     let kind = persona.kind;
+    let delay_ms = persona.delay_ms.unwrap_or(0);
     let login_shared = Arc::clone(shared);
     let login: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
         let shared = Arc::clone(&login_shared);
@@ -99,16 +111,19 @@ pub fn scenario(persona: &Persona, shared: &Arc<Shared>) -> Result<Scenario, Goo
                 PersonaKind::FeedReader => feed_reader(user, &shared).await,
                 PersonaKind::Trader => trader(user, &shared).await,
                 PersonaKind::Messenger => messenger(user, &shared).await,
+                PersonaKind::Calibration => calibration(user, &shared, delay_ms).await,
             }
         })
     });
-    let think = persona.think_time;
+    // The open model paces by its schedule: no think time.
+    let (min, max) = if shared.schedule.is_some() {
+        (0, 0)
+    } else {
+        (persona.think_time.min_ms, persona.think_time.max_ms)
+    };
     Ok(Scenario::new(kind.name())
         .set_weight(persona.weight)?
-        .set_wait_time(
-            Duration::from_millis(think.min_ms),
-            Duration::from_millis(think.max_ms),
-        )?
+        .set_wait_time(Duration::from_millis(min), Duration::from_millis(max))?
         .register_transaction(Transaction::new(login).set_name("login").set_on_start())
         .register_transaction(Transaction::new(work).set_name(kind.name())))
 }
@@ -118,7 +133,18 @@ struct Reply {
     body: Option<Value>,
 }
 
-/// Sends one request, reads the whole body, records the latency under `endpoint`.
+/// One request of a persona.
+struct Req<'a> {
+    method: GooseMethod,
+    path: &'a str,
+    endpoint: &'static str,
+    token: Option<&'a str>,
+    body: Option<&'a Value>,
+    /// The user's cohort, for per-cohort feed latency.
+    cohort: Option<&'static str>,
+}
+
+/// Sends one request (`call_req` with no cohort).
 async fn call(
     user: &mut GooseUser,
     shared: &Shared,
@@ -128,22 +154,60 @@ async fn call(
     token: Option<&str>,
     body: Option<&Value>,
 ) -> Result<Reply, Box<TransactionError>> {
-    let mut rb = user.get_request_builder(&method, path)?;
-    if let Some(t) = token {
+    let req = Req {
+        method,
+        path,
+        endpoint,
+        token,
+        body,
+        cohort: None,
+    };
+    call_req(user, shared, req).await
+}
+
+/// Sends one request, reads the whole body, records the latency under its endpoint. In the
+/// open model it first takes the next slot of the shared schedule and waits for its time;
+/// the latency then counts from the slot.
+async fn call_req(
+    user: &mut GooseUser,
+    shared: &Shared,
+    req: Req<'_>,
+) -> Result<Reply, Box<TransactionError>> {
+    let once = req.endpoint == LOGIN;
+    let intended = match (&shared.schedule, once) {
+        (Some(schedule), false) => match schedule.next() {
+            Some(slot) => {
+                tokio::time::sleep_until(slot.into()).await;
+                Some(slot)
+            }
+            // The schedule is over and the run ends by itself within a moment. Yield (a
+            // loop of instant returns would starve goose's own shutdown).
+            None => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return Ok(Reply { body: None });
+            }
+        },
+        _ => None,
+    };
+    let mut rb = user.get_request_builder(&req.method, req.path)?;
+    if let Some(t) = req.token {
         rb = rb.bearer_auth(t);
     }
-    if let Some(b) = body {
+    if let Some(b) = req.body {
         rb = rb.json(b);
     }
     // goose keys metrics by "{METHOD} {name}": give it the template without the method.
-    let goose_name = endpoint.split_once(' ').map_or(endpoint, |(_, p)| p);
+    let goose_name = req
+        .endpoint
+        .split_once(' ')
+        .map_or(req.endpoint, |(_, p)| p);
     let request = GooseRequest::builder()
-        .method(method)
-        .path(path)
+        .method(req.method)
+        .path(req.path)
         .name(goose_name)
         .set_request_builder(rb)
         .build();
-    let started = Instant::now();
+    let sent = Instant::now();
     let response = user.request(request).await?;
     let (outcome, body) = match response.response {
         Ok(r) => {
@@ -155,14 +219,17 @@ async fn call(
         }
         Err(_) => (Outcome::Transport, None),
     };
-    let took = started.elapsed();
-    // Logins happen once per user, at the start, by design: measure them all.
-    if endpoint == LOGIN {
-        shared
-            .recorder
-            .record_once(endpoint, started, took, outcome);
-    } else {
-        shared.recorder.record(endpoint, started, took, outcome);
+    let timing = Timing {
+        intended: intended.unwrap_or(sent),
+        sent,
+        ended: Instant::now(),
+    };
+    let recorder = &shared.recorder;
+    match req.cohort {
+        // Logins happen once per user, at the start, by design: measure them all.
+        _ if once => recorder.record_once(req.endpoint, timing, outcome),
+        Some(c) => recorder.record_cohort(req.endpoint, c, timing, outcome),
+        None => recorder.record(req.endpoint, timing, outcome),
     }
     Ok(Reply { body })
 }
@@ -203,11 +270,19 @@ async fn login(
         user.set_session_data(Session {
             token,
             user_id: account.id,
+            cohort: account.cohort.as_deref().and_then(cohort_label),
             rng: rng::stream(shared.seed, "load-user", n as u64),
             seen: HashMap::new(),
         });
     }
     Ok(())
+}
+
+/// The static label of a feed cohort name from the server.
+fn cohort_label(name: &str) -> Option<&'static str> {
+    ["celebrity_follower", "typical", "power_follower", "dormant"]
+        .into_iter()
+        .find(|c| *c == name)
 }
 
 fn session(user: &mut GooseUser) -> &mut Session {
@@ -217,18 +292,19 @@ fn session(user: &mut GooseUser) -> &mut Session {
 /// First feed page, and one time in three the next page too (offset and keyset cursor both
 /// sent: the server uses the one its feed variant pages by).
 async fn feed_reader(user: &mut GooseUser, shared: &Shared) -> Result<(), Box<TransactionError>> {
-    let token = session(user).token.clone();
-    let path = "/api/feed?limit=20&offset=0";
-    let first = call(
-        user,
-        shared,
-        GooseMethod::Get,
+    let (token, cohort) = {
+        let s = session(user);
+        (s.token.clone(), s.cohort)
+    };
+    let feed = |path| Req {
+        method: GooseMethod::Get,
         path,
-        FEED,
-        Some(&token),
-        None,
-    )
-    .await?;
+        endpoint: FEED,
+        token: Some(&token),
+        body: None,
+        cohort,
+    };
+    let first = call_req(user, shared, feed("/api/feed?limit=20&offset=0")).await?;
     if session(user).rng.random_bool(1.0 / 3.0) {
         let last = first
             .body
@@ -245,16 +321,7 @@ async fn feed_reader(user: &mut GooseUser, shared: &Shared) -> Result<(), Box<Tr
             Some((at, id)) => format!("/api/feed?limit=20&offset=20&before={at}&before_id={id}"),
             None => "/api/feed?limit=20&offset=20".to_string(),
         };
-        call(
-            user,
-            shared,
-            GooseMethod::Get,
-            &path,
-            FEED,
-            Some(&token),
-            None,
-        )
-        .await?;
+        call_req(user, shared, feed(&path)).await?;
     }
     Ok(())
 }
@@ -403,5 +470,16 @@ async fn messenger(user: &mut GooseUser, shared: &Shared) -> Result<(), Box<Tran
         Some(&body),
     )
     .await?;
+    Ok(())
+}
+
+/// One call of the calibration endpoint.
+async fn calibration(
+    user: &mut GooseUser,
+    shared: &Shared,
+    delay_ms: u64,
+) -> Result<(), Box<TransactionError>> {
+    let path = format!("/debug/delay?ms={delay_ms}");
+    call(user, shared, GooseMethod::Get, &path, DELAY, None, None).await?;
     Ok(())
 }

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::schedule::Arrival;
+
 /// The personas the load generator knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -15,6 +17,9 @@ pub enum PersonaKind {
     Trader,
     /// Lists groups, fetches a group's new messages, posts one.
     Messenger,
+    /// Calls `GET /debug/delay?ms=<delay_ms>` (server started with --debug-endpoints): proves
+    /// what the harness measures against a known latency.
+    Calibration,
 }
 
 impl PersonaKind {
@@ -23,6 +28,7 @@ impl PersonaKind {
             Self::FeedReader => "feed_reader",
             Self::Trader => "trader",
             Self::Messenger => "messenger",
+            Self::Calibration => "calibration",
         }
     }
 }
@@ -40,6 +46,9 @@ pub struct Persona {
     pub kind: PersonaKind,
     pub weight: usize,
     pub think_time: ThinkTime,
+    /// Calibration persona: the server-side delay to ask for.
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
 }
 
 /// A scenario file as written; optional fields fall back to built-in defaults.
@@ -52,6 +61,9 @@ struct ScenarioFile {
     duration_secs: Option<u64>,
     warmup_secs: Option<u64>,
     pool_size: Option<u32>,
+    /// Open model: requests per second for the whole mix (absent: closed model).
+    rate: Option<f64>,
+    arrival: Option<Arrival>,
     #[serde(rename = "persona")]
     personas: Vec<Persona>,
 }
@@ -66,12 +78,15 @@ pub struct Scenario {
     pub duration_secs: u64,
     pub warmup_secs: u64,
     pub pool_size: u32,
+    /// Open model at this many requests per second (whole mix); `None`: closed model.
+    pub rate: Option<f64>,
+    pub arrival: Arrival,
     pub personas: Vec<Persona>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("cannot read scenario file {path}: {source}")]
+    #[error("cannot read scenario file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -90,6 +105,8 @@ pub const DEFAULT_POOL_SIZE: u32 = 16;
 /// Hard limits: every load run is bounded in time and size.
 pub const MAX_DURATION_SECS: u64 = 3600;
 pub const MAX_USERS: usize = 5000;
+/// Highest open-model rate accepted (requests per second).
+pub const MAX_RATE: f64 = 100_000.0;
 
 /// The shipped mixed scenario, used when no file is given.
 pub const MIXED: &str = include_str!("../../scenarios/mixed.toml");
@@ -113,6 +130,8 @@ impl Scenario {
             duration_secs: DEFAULT_DURATION_SECS,
             warmup_secs: DEFAULT_WARMUP_SECS,
             pool_size: DEFAULT_POOL_SIZE,
+            rate: None,
+            arrival: Arrival::Constant,
             personas: vec![Persona {
                 kind: PersonaKind::FeedReader,
                 weight: 1,
@@ -120,6 +139,7 @@ impl Scenario {
                     min_ms: 100,
                     max_ms: 500,
                 },
+                delay_ms: None,
             }],
         })
     }
@@ -143,10 +163,37 @@ impl Scenario {
             duration_secs: file.duration_secs.unwrap_or(DEFAULT_DURATION_SECS),
             warmup_secs: file.warmup_secs.unwrap_or(DEFAULT_WARMUP_SECS),
             pool_size: file.pool_size.unwrap_or(DEFAULT_POOL_SIZE),
+            rate: file.rate,
+            arrival: file.arrival.unwrap_or_default(),
             personas: file.personas,
         };
         s.validate()?;
         Ok(s)
+    }
+
+    /// Switches to the open model at `rate` requests per second (flags win over the file).
+    pub fn with_rate(
+        mut self,
+        rate: Option<f64>,
+        arrival: Option<Arrival>,
+    ) -> Result<Self, ScenarioError> {
+        if rate.is_some() {
+            self.rate = rate;
+        }
+        if let Some(a) = arrival {
+            self.arrival = a;
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// `open` or `closed`.
+    pub fn load_model(&self) -> &'static str {
+        if self.rate.is_some() {
+            "open"
+        } else {
+            "closed"
+        }
     }
 
     /// Applies command-line overrides (flags win over the file) and re-validates.
@@ -197,6 +244,11 @@ impl Scenario {
                 "warm-up ({} s) must be shorter than the duration ({} s); set --warmup",
                 self.warmup_secs, self.duration_secs
             ));
+        }
+        if let Some(r) = self.rate {
+            if !(r.is_finite() && r > 0.0 && r <= MAX_RATE) {
+                return fail(format!("rate must be between 0 and {MAX_RATE} requests/s"));
+            }
         }
         if !(1..=500).contains(&self.pool_size) {
             return fail("pool_size must be between 1 and 500".into());

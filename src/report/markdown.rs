@@ -13,11 +13,39 @@ pub fn render(r: &Report, mut out: impl Write) -> std::io::Result<()> {
     )?;
     let l = &r.load;
     writeln!(out, "## Load\n")?;
-    writeln!(
-        out,
-        "- model: **{}** (each user waits for its response, then thinks)",
-        l.load_model
-    )?;
+    if l.interrupted {
+        writeln!(
+            out,
+            "**Interrupted by Ctrl-C: these figures cover only the part that ran.**\n"
+        )?;
+    }
+    match l.target_rate {
+        Some(rate) => {
+            writeln!(
+                out,
+                "- model: **open** — requests start on a shared {} schedule at {rate} req/s; \
+                 latency counts from each request's intended start (no coordinated omission), \
+                 service time from its actual send",
+                l.arrival.as_deref().unwrap_or("constant")
+            )?;
+            writeln!(
+                out,
+                "- target {rate} req/s, achieved {:.1} req/s; {} requests started more than 1 ms late",
+                l.achieved_rate, l.late_requests
+            )?;
+            if let Some(lag) = &l.schedule_lag_us {
+                writeln!(
+                    out,
+                    "- schedule lag µs: p50 {}, p90 {}, p99 {}, max {}",
+                    lag.p50, lag.p90, lag.p99, lag.max
+                )?;
+            }
+        }
+        None => writeln!(
+            out,
+            "- model: **closed** (each user waits for its response, then thinks)"
+        )?,
+    }
     writeln!(out, "- scenario: `{}` against {}", l.scenario, l.host)?;
     writeln!(
         out,
@@ -51,6 +79,56 @@ pub fn render(r: &Report, mut out: impl Write) -> std::io::Result<()> {
             e.latency_us.max,
             statuses.join(", ")
         )?;
+    }
+    if l.target_rate.is_some() {
+        writeln!(out, "\n### Service time (from the actual send), µs\n")?;
+        writeln!(out, "| endpoint | p50 | p90 | p99 | max |")?;
+        writeln!(out, "|---|---:|---:|---:|---:|")?;
+        for e in &r.endpoints {
+            let s = &e.service_us;
+            writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} |",
+                e.name, s.p50, s.p90, s.p99, s.max
+            )?;
+        }
+    }
+    if !r.feed_by_cohort.is_empty() {
+        writeln!(out, "\n### Feed latency by user cohort, µs\n")?;
+        writeln!(out, "| cohort | count | p50 | p90 | p99 | max |")?;
+        writeln!(out, "|---|---:|---:|---:|---:|---:|")?;
+        for e in &r.feed_by_cohort {
+            let s = &e.latency_us;
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                e.name, e.count, s.p50, s.p90, s.p99, s.max
+            )?;
+        }
+    }
+    if !r.client_vs_server.is_empty() {
+        writeln!(
+            out,
+            "\n### Client latency vs server execution (pg_stat_statements), µs\n"
+        )?;
+        writeln!(
+            out,
+            "| endpoint | statement | calls | server mean | client mean | client p50 | overhead |"
+        )?;
+        writeln!(out, "|---|---|---:|---:|---:|---:|---:|")?;
+        for c in &r.client_vs_server {
+            writeln!(
+                out,
+                "| `{}` | `{}` | {} | {:.0} | {:.0} | {} | {:.0} |",
+                c.endpoint,
+                c.statement,
+                c.calls,
+                c.server_mean_us,
+                c.client_mean_us,
+                c.client_p50_us,
+                c.overhead_us
+            )?;
+        }
     }
     if let Some(m) = &r.manifest {
         writeln!(out, "\n## Data\n")?;

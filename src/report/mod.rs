@@ -2,6 +2,7 @@
 //! written side by side in the run's directory with goose's own HTML report.
 
 pub mod markdown;
+pub mod merge;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -41,6 +42,28 @@ impl Percentiles {
     }
 }
 
+/// An HdrHistogram in the standard V2 serialized form, base64-encoded.
+pub fn encode_histogram(h: &hdrhistogram::Histogram<u64>) -> String {
+    use base64::Engine;
+    let mut buf = Vec::new();
+    use hdrhistogram::serialization::Serializer;
+    match hdrhistogram::serialization::V2Serializer::new().serialize(h, &mut buf) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
+        Err(_) => String::new(),
+    }
+}
+
+/// The inverse of [`encode_histogram`].
+pub fn decode_histogram(text: &str) -> anyhow::Result<hdrhistogram::Histogram<u64>> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .context("histogram is not base64")?;
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| anyhow::anyhow!("histogram is not a V2 HdrHistogram: {e:?}"))
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointReport {
     /// The endpoint template, e.g. `GET /api/feed`.
@@ -57,8 +80,15 @@ pub struct EndpointReport {
     pub warmup_count: u64,
     /// Requests per second over the measured window.
     pub throughput: f64,
-    /// Latency in microseconds, from an HdrHistogram (3 significant digits).
+    /// Latency in microseconds, from an HdrHistogram (3 significant digits): from the
+    /// intended start (open model: the schedule's slot; closed model: the send).
     pub latency_us: Percentiles,
+    /// Service time in microseconds: from the actual send.
+    pub service_us: Percentiles,
+    /// The latency histogram (V2 serialized, base64), for merging runs.
+    pub histogram: String,
+    /// The service-time histogram (V2 serialized, base64).
+    pub service_histogram: String,
 }
 
 impl EndpointReport {
@@ -74,6 +104,9 @@ impl EndpointReport {
             warmup_count: s.warmup,
             throughput: (throughput * 10.0).round() / 10.0,
             latency_us: Percentiles::of(&s.latency),
+            service_us: Percentiles::of(&s.service),
+            histogram: encode_histogram(&s.latency),
+            service_histogram: encode_histogram(&s.service),
         }
     }
 }
@@ -82,7 +115,17 @@ impl EndpointReport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoadSummary {
     /// `closed`: each user waits for its response, then thinks, then sends again.
+    /// `open`: requests start on a shared schedule at `target_rate`, whatever the responses.
     pub load_model: String,
+    /// Open model: requests per second asked for (whole mix) and the arrival process.
+    pub target_rate: Option<f64>,
+    pub arrival: Option<String>,
+    /// Measured requests per second.
+    pub achieved_rate: f64,
+    /// Open model: how late requests started after their slot (µs), and how many started
+    /// more than 1 ms late.
+    pub schedule_lag_us: Option<Percentiles>,
+    pub late_requests: u64,
     pub host: String,
     pub scenario: String,
     pub users: usize,
@@ -93,6 +136,9 @@ pub struct LoadSummary {
     pub total_requests: u64,
     pub total_errors: u64,
     pub throughput: f64,
+    /// Stopped early by Ctrl-C: the figures cover the part that ran.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// Seeding figures, when this run seeded.
@@ -126,8 +172,28 @@ pub struct Report {
     pub seeding: Option<SeedSummary>,
     pub load: LoadSummary,
     pub endpoints: Vec<EndpointReport>,
+    /// `GET /api/feed` per user cohort (the mean over all users hides the worst feeds).
+    #[serde(default)]
+    pub feed_by_cohort: Vec<EndpointReport>,
+    /// Client latency beside the server's mean execution time per statement, when
+    /// pg_stat_statements is available.
+    #[serde(default)]
+    pub client_vs_server: Vec<ClientServer>,
     /// Other files of the run (goose's report), relative to the report directory.
     pub files: Vec<String>,
+}
+
+/// A statement's server-side time beside the client latency of the endpoint that runs it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientServer {
+    pub endpoint: String,
+    pub statement: String,
+    pub calls: i64,
+    pub server_mean_us: f64,
+    pub client_p50_us: u64,
+    pub client_mean_us: f64,
+    /// Client mean minus server mean: HTTP, JSON, pool and driver overhead.
+    pub overhead_us: f64,
 }
 
 impl Report {

@@ -38,12 +38,12 @@ pub enum SeedError {
     Scale(#[from] params::ScaleError),
     #[error(transparent)]
     Marker(#[from] MarkerError),
-    #[error("loading table {table}: {source}")]
+    #[error("loading table {table}")]
     Load {
         table: &'static str,
         source: sqlx::Error,
     },
-    #[error("{step}: {source}")]
+    #[error("{step}")]
     Sql {
         step: &'static str,
         source: sqlx::Error,
@@ -119,6 +119,10 @@ pub async fn seed(
         DbState::Ours { state, .. } if state == "migrated" => {}
         DbState::Ours { state, .. } => {
             if !opts.reset {
+                let state = match manifest::stored(pool).await {
+                    Ok(Some(m)) => format!("{state}, seed {} at scale {}", m.seed, m.scale),
+                    _ => state,
+                };
                 return Err(MarkerError::AlreadySeeded {
                     database: database.into(),
                     state,

@@ -11,7 +11,7 @@ use crate::mls::{self, Event, SimConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    #[error("reading group {group_id}: {source}")]
+    #[error("reading group {group_id}")]
     Sql {
         group_id: String,
         source: sqlx::Error,

@@ -27,7 +27,8 @@ pub async fn method_not_allowed() -> ApiError {
 #[derive(Debug, Deserialize)]
 pub struct AccountsQuery {
     pub limit: Option<i64>,
-    /// `any` (default) or `member` (users in at least one MLS group).
+    /// `any` (default), `member` (users in at least one MLS group) or `feed` (balanced
+    /// across feed cohorts, each labelled).
     pub kind: Option<String>,
 }
 
@@ -35,7 +36,24 @@ pub struct AccountsQuery {
 pub struct Account {
     pub id: i32,
     pub email: String,
+    /// For `kind=feed`: the user's feed cohort (celebrity_follower, typical, power_follower,
+    /// dormant).
+    #[serde(default)]
+    pub cohort: Option<String>,
 }
+
+/// Feed cohorts, balanced: users ranked within each cohort, then interleaved.
+const FEED_ACCOUNTS: &str = "WITH fc AS (SELECT follower_id, count(*) AS n FROM follows GROUP BY follower_id), \
+     top AS (SELECT following_id FROM follows GROUP BY following_id ORDER BY count(*) DESC, following_id LIMIT 1), \
+     c AS (SELECT u.id, u.email::text AS email, CASE \
+         WHEN coalesce(fc.n, 0) >= 500 THEN 'power_follower' \
+         WHEN coalesce(fc.n, 0) <= 3 THEN 'dormant' \
+         WHEN EXISTS (SELECT 1 FROM follows f JOIN top ON f.following_id = top.following_id WHERE f.follower_id = u.id) \
+           THEN 'celebrity_follower' \
+         ELSE 'typical' END AS cohort \
+       FROM users u LEFT JOIN fc ON fc.follower_id = u.id) \
+     SELECT id, email, cohort FROM (SELECT c.*, row_number() OVER (PARTITION BY cohort ORDER BY md5(id::text)) AS rk FROM c) r \
+     ORDER BY rk, cohort LIMIT $1";
 
 /// Seeded accounts, in a fixed pseudo-random order (so load users spread over the id range
 /// the same way every run). All share the documented password.
@@ -49,14 +67,15 @@ pub async fn accounts(
         return Err(ApiError::bad_request("limit must be between 1 and 10000"));
     }
     let sql = match q.kind.as_deref().unwrap_or("any") {
-        "any" => "SELECT id, email::text FROM users ORDER BY md5(id::text) LIMIT $1",
+        "any" => "SELECT id, email::text, NULL::text AS cohort FROM users ORDER BY md5(id::text) LIMIT $1",
         "member" => {
-            "SELECT u.id, u.email::text FROM users u WHERE EXISTS \
+            "SELECT u.id, u.email::text, NULL::text AS cohort FROM users u WHERE EXISTS \
              (SELECT 1 FROM mls_group_members m WHERE m.user_id = u.id) ORDER BY md5(u.id::text) LIMIT $1"
         }
+        "feed" => FEED_ACCOUNTS,
         other => {
             return Err(ApiError::bad_request(format!(
-                "unknown kind `{other}` (expected any or member)"
+                "unknown kind `{other}` (expected any, member or feed)"
             )))
         }
     };

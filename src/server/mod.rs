@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod bench;
+pub mod debug;
 pub mod error;
 pub mod markets;
 pub mod mls;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub jwt_secret: Arc<[u8]>,
     /// Which feed statement `GET /api/feed` runs.
     pub feed_variant: FeedVariant,
+    /// Calibration endpoints (`/debug/*`), off unless enabled.
+    pub debug: Option<Arc<debug::Debug>>,
 }
 
 impl AppState {
@@ -35,7 +38,14 @@ impl AppState {
             pool,
             jwt_secret: Arc::from(jwt_secret),
             feed_variant: FeedVariant::Seed,
+            debug: None,
         }
+    }
+
+    /// Enables the calibration endpoints `/debug/delay` and `/debug/stall`.
+    pub fn with_debug_endpoints(mut self, enabled: bool) -> Self {
+        self.debug = enabled.then(|| Arc::new(debug::Debug::default()));
+        self
     }
 
     pub fn with_feed_variant(mut self, variant: FeedVariant) -> Self {
@@ -46,7 +56,7 @@ impl AppState {
 
 /// The API routes.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/health", get(bench::health))
         .route("/api/login", post(social::login))
         .route("/api/feed", get(social::feed))
@@ -57,7 +67,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/mls/messages/group/{group_id}", get(mls::messages))
         .route("/api/mls/messages/group", post(mls::post_message))
         .route("/api/bench/accounts", get(bench::accounts))
-        .route("/api/bench/manifest", get(bench::manifest))
+        .route("/api/bench/manifest", get(bench::manifest));
+    if state.debug.is_some() {
+        // Added last so that the stall gate wraps every route.
+        router = router
+            .route("/debug/delay", get(debug::delay))
+            .route("/debug/stall", post(debug::stall))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                debug::gate,
+            ));
+    }
+    router
         .fallback(bench::not_found)
         .method_not_allowed_fallback(bench::method_not_allowed)
         .with_state(state)
