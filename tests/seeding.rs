@@ -81,6 +81,50 @@ async fn follow_graph_and_activity_are_skewed() {
     .await
     .unwrap();
     assert!(silent > 0.2, "only {silent:.3} of users never post");
+    // Posts are recent-heavy: the last quarter of the year of history holds far more than a
+    // quarter of the posts.
+    let recent: f64 = sqlx::query_scalar(
+        "SELECT avg((created_at > '2026-01-01'::timestamp - interval '91 days')::int)::float8 FROM posts",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        recent > 0.4,
+        "only {recent:.3} of posts in the last quarter"
+    );
+    // Hot markets: the most-held 10% of markets carry well over 10% of positions.
+    let hot: f64 = sqlx::query_scalar(
+        "WITH c AS (SELECT count(*) AS n FROM user_shares GROUP BY event_id ORDER BY 1 DESC) \
+         SELECT (SELECT sum(n) FROM (SELECT n FROM c LIMIT greatest((SELECT count(*) FROM events) / 10, 1)) t)::float8 \
+              / (SELECT count(*) FROM user_shares)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // (46% at scale 1; here 10 markets, and a user holds each at most once.)
+    assert!(
+        hot > 0.15,
+        "top 10% of markets hold only {hot:.3} of positions"
+    );
+    // Cohorts are recorded in the manifest.
+    let m = intellacc_bench::seed::manifest::stored(&pool)
+        .await
+        .unwrap()
+        .unwrap();
+    for cohort in [
+        "celebrities",
+        "power_followers",
+        "heavy_traders",
+        "dormant",
+        "typical",
+        "large_groups",
+    ] {
+        assert!(
+            !m.cohorts[cohort].as_array().unwrap().is_empty(),
+            "cohort {cohort} is empty"
+        );
+    }
     // Statuses are mixed and open markets close in the future.
     let statuses: i64 = sqlx::query_scalar("SELECT count(DISTINCT status) FROM events")
         .fetch_one(&pool)
