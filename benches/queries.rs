@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use intellacc_bench::cases::{self, Case};
 use intellacc_bench::db::{target, Cluster, PgBinaries};
 use intellacc_bench::indexes::measure::{self, Write, WriteParams};
-use intellacc_bench::seed::{self, manifest, Manifest, SeedOptions, Shape};
+use intellacc_bench::seed::{self, manifest, Manifest, SeedOptions};
 use intellacc_bench::workload::FeedVariant;
 use sqlx::PgPool;
 
@@ -38,15 +38,7 @@ async fn seeded(pool: &PgPool, seed: u64, scale: f64) -> Manifest {
         }
     }
     eprintln!("seeding the bench database (seed {seed}, scale {scale}); later runs reuse it");
-    let opts = SeedOptions {
-        seed,
-        scale,
-        reset: false,
-        quiet: true,
-        shape: Shape::default(),
-        jobs: 2,
-    };
-    seed::seed(pool, "bench", &opts)
+    seed::seed(pool, "bench", &SeedOptions::new(seed, scale))
         .await
         .expect("seeding the bench database (a database with other data is never touched)")
         .manifest

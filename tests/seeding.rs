@@ -1,6 +1,6 @@
 //! Seeding: deterministic checksums, realistic shapes, real MLS, and the safety rules.
 
-use intellacc_bench::seed::{self, manifest, verify, SeedOptions, Shape, TABLES};
+use intellacc_bench::seed::{self, manifest, verify, SeedOptions, TABLES};
 
 use crate::common;
 
@@ -232,12 +232,8 @@ async fn refuses_a_database_it_did_not_create() {
         .unwrap();
     for reset in [false, true] {
         let opts = SeedOptions {
-            seed: 1,
-            scale: 0.01,
             reset,
-            quiet: true,
-            shape: Shape::default(),
-            jobs: 2,
+            ..SeedOptions::new(1, 0.01)
         };
         let err = seed::seed(&pool, "mine", &opts).await.unwrap_err();
         assert!(err.to_string().contains("did not create"), "{err}");
@@ -253,14 +249,7 @@ async fn refuses_a_database_it_did_not_create() {
 async fn reseeding_needs_reset() {
     let url = common::seeded_db().await;
     let pool = common::pool(&url).await;
-    let mut opts = SeedOptions {
-        seed: 99,
-        scale: 0.01,
-        reset: false,
-        quiet: true,
-        shape: Shape::default(),
-        jobs: 2,
-    };
+    let mut opts = SeedOptions::new(99, 0.01);
     let err = seed::seed(&pool, "s", &opts).await.unwrap_err();
     assert!(err.to_string().contains("--reset"), "{err}");
     // Nothing changed.
@@ -279,14 +268,7 @@ async fn bad_scale_is_an_error_before_anything_is_touched() {
     let url = common::fresh_db().await;
     let pool = common::pool(&url).await;
     for scale in [0.0, -1.0, f64::NAN, 0.0001] {
-        let opts = SeedOptions {
-            seed: 1,
-            scale,
-            reset: false,
-            quiet: true,
-            shape: Shape::default(),
-            jobs: 2,
-        };
+        let opts = SeedOptions::new(1, scale);
         assert!(seed::seed(&pool, "t", &opts).await.is_err());
     }
     let tables: i64 = sqlx::query_scalar(

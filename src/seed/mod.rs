@@ -70,6 +70,21 @@ pub struct SeedOptions {
     pub jobs: usize,
 }
 
+impl SeedOptions {
+    /// Quiet seeding of `seed` at `scale` with the default shape, no reset, two generator
+    /// threads; adjust the fields for anything else.
+    pub fn new(seed: u64, scale: f64) -> Self {
+        Self {
+            seed,
+            scale,
+            reset: false,
+            quiet: true,
+            shape: Shape::default(),
+            jobs: 2,
+        }
+    }
+}
+
 /// Timings of one table's load.
 #[derive(Debug, Clone, Serialize)]
 pub struct TableTiming {

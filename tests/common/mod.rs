@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use intellacc_bench::db::{Cluster, PgBinaries};
-use intellacc_bench::seed::{self, SeedOptions, Shape};
+use intellacc_bench::seed::{self, SeedOptions};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgPool};
 
@@ -70,12 +70,8 @@ pub async fn seed_into(url: &str, seed: u64, scale: f64) -> seed::SeedOutcome {
 pub async fn seed_with_jobs(url: &str, seed: u64, scale: f64, jobs: usize) -> seed::SeedOutcome {
     let pool = pool(url).await;
     let opts = SeedOptions {
-        seed,
-        scale,
-        reset: false,
-        quiet: true,
-        shape: Shape::default(),
         jobs,
+        ..SeedOptions::new(seed, scale)
     };
     let out = seed::seed(&pool, "test", &opts).await.expect("seeding");
     pool.close().await;
