@@ -184,6 +184,10 @@ pub struct IndexesArgs {
     /// Timed executions per statement, cohort and strategy.
     #[arg(long, default_value_t = 200)]
     pub runs: usize,
+    /// Time budget per statement x cohort x strategy: stop early (with at least 5 runs)
+    /// once spent.
+    #[arg(long, default_value_t = 10.0)]
+    pub max_case_secs: f64,
     /// Report directory (default: reports/indexes-<run-id>/).
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -68,8 +68,11 @@ pub async fn run(connect: &ConnectOpts, args: IndexesArgs) -> anyhow::Result<Exi
     if strategies.is_empty() {
         bail!("--strategies needs at least one strategy");
     }
-    if args.runs < 5 {
-        bail!("--runs must be at least 5");
+    if args.runs < measure::MIN_RUNS {
+        bail!("--runs must be at least {}", measure::MIN_RUNS);
+    }
+    if !(args.max_case_secs.is_finite() && args.max_case_secs > 0.0) {
+        bail!("--max-case-secs must be a positive number of seconds");
     }
     let run_id = crate::report::run_id(Some(args.data.seed));
     let out = args
@@ -111,7 +114,8 @@ pub async fn run(connect: &ConnectOpts, args: IndexesArgs) -> anyhow::Result<Exi
         }
         let mut conn = pool.acquire().await?;
         for case in &cases {
-            let (samples, rows) = measure::time_case(&mut conn, case, 10, args.runs)
+            let budget = std::time::Duration::from_secs_f64(args.max_case_secs);
+            let (samples, rows) = measure::time_case(&mut conn, case, 10, args.runs, budget)
                 .await
                 .with_context(|| format!("running {} under {}", case.id(), s.name))?;
             let mut r = result(case.statement, &case.cohort, &s.name, samples, rows);
@@ -151,6 +155,7 @@ pub async fn run(connect: &ConnectOpts, args: IndexesArgs) -> anyhow::Result<Exi
             "strategies_dir": dir,
             "variants": args.variants,
             "runs": args.runs,
+            "max_case_secs": args.max_case_secs,
             "seed": args.data.seed,
             "scale": args.data.scale,
             "out": out,
@@ -158,7 +163,12 @@ pub async fn run(connect: &ConnectOpts, args: IndexesArgs) -> anyhow::Result<Exi
         database: Some(database),
         manifest,
         baseline,
-        cache_state: "Warm cache: 10 untimed executions before the timed ones, one connection, nothing else running.".into(),
+        cache_state: format!(
+            "Warm cache: up to 10 untimed executions before the timed ones, one connection, nothing else running; \
+             a case stops after {} s once it has {} samples (`runs` per result says how many it got).",
+            args.max_case_secs,
+            measure::MIN_RUNS
+        ),
         method: format!(
             "Verdict: two-sided Mann-Whitney U test against the baseline's {} samples (p < {}) and a median change of at least {:.0}%.",
             args.runs,

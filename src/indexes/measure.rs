@@ -3,7 +3,7 @@
 //! (trade, message post) run inside transactions that are rolled back, so every strategy
 //! sees the same data.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -11,22 +11,36 @@ use crate::cases::Case;
 use crate::load::record::micros;
 use crate::workload::{self, trade};
 
-/// Latencies of `runs` executions of a case, in µs (after `warmup` untimed ones).
+/// Fewest timed executions of a case, whatever the time budget.
+pub const MIN_RUNS: usize = 5;
+
+/// Latencies of up to `runs` executions of a case, in µs, after up to `warmup` untimed ones.
+/// A case stops early once it has used `budget` and has at least [`MIN_RUNS`] samples (a
+/// sequential scan per followed author can take seconds at scale 10).
 pub async fn time_case(
     conn: &mut PgConnection,
     case: &Case,
     warmup: usize,
     runs: usize,
+    budget: Duration,
 ) -> Result<(Vec<u64>, usize), sqlx::Error> {
+    let started = Instant::now();
     let mut rows = 0;
     for _ in 0..warmup {
         rows = case.execute(conn).await?;
+        if started.elapsed() > budget / 4 {
+            break;
+        }
     }
+    let started = Instant::now();
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
         let t = Instant::now();
         rows = case.execute(conn).await?;
         samples.push(micros(t.elapsed()).max(1));
+        if samples.len() >= MIN_RUNS && started.elapsed() > budget {
+            break;
+        }
     }
     Ok((samples, rows))
 }

@@ -159,15 +159,7 @@ pub async fn drive(plan: &LoadPlan) -> anyhow::Result<LoadResult> {
     let shared = Arc::new(personas::Shared {
         recorder: Arc::clone(&recorder),
         accounts: std::sync::Mutex::new(personas::Accounts::new(any, member, feed)),
-        schedule: s.rate.map(|rate| {
-            schedule::Schedule::new(
-                start,
-                Duration::from_secs(s.duration_secs),
-                rate,
-                s.arrival,
-                plan.seed,
-            )
-        }),
+        schedules: schedules(s, start, plan.seed),
         next_user: std::sync::atomic::AtomicUsize::new(0),
         seed: plan.seed,
     });
@@ -211,13 +203,40 @@ pub async fn drive(plan: &LoadPlan) -> anyhow::Result<LoadResult> {
         snapshot: recorder.snapshot(),
         measured_secs: measured.max(1e-3),
         goose_requests,
-        target_rate: s.rate,
+        target_rate: s.target_rate(),
         interrupted,
-        scheduled: shared
-            .schedule
-            .as_ref()
-            .map_or(0, schedule::Schedule::issued),
+        scheduled: shared.schedules.iter().map(|(_, sch)| sch.issued()).sum(),
     })
+}
+
+/// The open model's schedules: per persona where a persona sets its own rate, and one for
+/// the rest of the mix when the scenario sets a rate.
+fn schedules(
+    s: &Scenario,
+    start: Instant,
+    seed: u64,
+) -> Vec<(Option<scenario::PersonaKind>, Arc<schedule::Schedule>)> {
+    let duration = Duration::from_secs(s.duration_secs);
+    let mut out: Vec<_> = s
+        .personas
+        .iter()
+        .filter_map(|p| {
+            let rate = p.rate?;
+            let sch =
+                schedule::Schedule::new(start, duration, rate, s.arrival, seed ^ rng_label(p.kind));
+            Some((Some(p.kind), Arc::new(sch)))
+        })
+        .collect();
+    if let Some(rate) = s.rate {
+        let sch = schedule::Schedule::new(start, duration, rate, s.arrival, seed);
+        out.push((None, Arc::new(sch)));
+    }
+    out
+}
+
+/// A per-persona salt for its schedule's random gaps.
+fn rng_label(kind: scenario::PersonaKind) -> u64 {
+    crate::seed::rng::mix(0, kind.name(), 0)
 }
 
 /// goose installs a global logger that prints warnings to stdout; ours goes first and sends

@@ -32,8 +32,9 @@ pub const DELAY: &str = "GET /debug/delay";
 /// State shared by every user of a run.
 pub struct Shared {
     pub recorder: Arc<Recorder>,
-    /// The open model's schedule; `None` in the closed model.
-    pub schedule: Option<Schedule>,
+    /// The open model's schedules: one for the whole mix, or one per persona that sets its
+    /// own rate. Empty in the closed model.
+    pub schedules: Vec<(Option<PersonaKind>, Arc<Schedule>)>,
     pub accounts: Mutex<Accounts>,
     pub next_user: AtomicUsize,
     pub seed: u64,
@@ -79,6 +80,17 @@ impl Accounts {
     }
 }
 
+impl Shared {
+    /// The schedule a persona's requests take their slots from, if it runs open-model.
+    pub fn schedule_for(&self, kind: PersonaKind) -> Option<Arc<Schedule>> {
+        self.schedules
+            .iter()
+            .find(|(k, _)| *k == Some(kind))
+            .or_else(|| self.schedules.iter().find(|(k, _)| k.is_none()))
+            .map(|(_, s)| Arc::clone(s))
+    }
+}
+
 /// One goose user's state, set at login.
 #[derive(Clone)]
 struct Session {
@@ -86,6 +98,8 @@ struct Session {
     user_id: i32,
     /// Feed cohort of the account, when known.
     cohort: Option<&'static str>,
+    /// The open-model schedule of this user's persona.
+    schedule: Option<Arc<Schedule>>,
     rng: GenRng,
     /// Highest message id seen per group, for `afterId`.
     seen: HashMap<String, i32>,
@@ -116,7 +130,7 @@ pub fn scenario(persona: &Persona, shared: &Arc<Shared>) -> Result<Scenario, Goo
         })
     });
     // The open model paces by its schedule: no think time.
-    let (min, max) = if shared.schedule.is_some() {
+    let (min, max) = if shared.schedule_for(kind).is_some() {
         (0, 0)
     } else {
         (persona.think_time.min_ms, persona.think_time.max_ms)
@@ -174,7 +188,10 @@ async fn call_req(
     req: Req<'_>,
 ) -> Result<Reply, Box<TransactionError>> {
     let once = req.endpoint == LOGIN;
-    let intended = match (&shared.schedule, once) {
+    let schedule = user
+        .get_session_data::<Session>()
+        .and_then(|s| s.schedule.clone());
+    let intended = match (schedule, once) {
         (Some(schedule), false) => match schedule.next() {
             Some(slot) => {
                 tokio::time::sleep_until(slot.into()).await;
@@ -271,6 +288,7 @@ async fn login(
             token,
             user_id: account.id,
             cohort: account.cohort.as_deref().and_then(cohort_label),
+            schedule: shared.schedule_for(kind),
             rng: rng::stream(shared.seed, "load-user", n as u64),
             seen: HashMap::new(),
         });

@@ -49,6 +49,9 @@ pub struct Persona {
     /// Calibration persona: the server-side delay to ask for.
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    /// Open model for this persona alone: its own schedule at this many requests per second.
+    #[serde(default)]
+    pub rate: Option<f64>,
 }
 
 /// A scenario file as written; optional fields fall back to built-in defaults.
@@ -140,6 +143,7 @@ impl Scenario {
                     max_ms: 500,
                 },
                 delay_ms: None,
+                rate: None,
             }],
         })
     }
@@ -189,10 +193,20 @@ impl Scenario {
 
     /// `open` or `closed`.
     pub fn load_model(&self) -> &'static str {
-        if self.rate.is_some() {
+        if self.target_rate().is_some() {
             "open"
         } else {
             "closed"
+        }
+    }
+
+    /// Total open-model rate: the mix's rate plus the personas' own rates.
+    pub fn target_rate(&self) -> Option<f64> {
+        let own: f64 = self.personas.iter().filter_map(|p| p.rate).sum();
+        match (self.rate, own > 0.0) {
+            (Some(r), _) => Some(r + own),
+            (None, true) => Some(own),
+            (None, false) => None,
         }
     }
 
@@ -245,7 +259,7 @@ impl Scenario {
                 self.warmup_secs, self.duration_secs
             ));
         }
-        if let Some(r) = self.rate {
+        for r in self.personas.iter().filter_map(|p| p.rate).chain(self.rate) {
             if !(r.is_finite() && r > 0.0 && r <= MAX_RATE) {
                 return fail(format!("rate must be between 0 and {MAX_RATE} requests/s"));
             }
@@ -298,6 +312,20 @@ mod tests {
         let zero =
             "[[persona]]\nkind = \"trader\"\nweight = 0\nthink_time = { min_ms = 1, max_ms = 2 }\n";
         assert!(Scenario::parse(zero, None).is_err());
+    }
+
+    #[test]
+    fn per_persona_rates_make_an_open_model() {
+        let text = "[[persona]]\nkind = \"feed_reader\"\nweight = 3\nthink_time = { min_ms = 0, max_ms = 0 }\nrate = 150\n\
+                    [[persona]]\nkind = \"trader\"\nweight = 1\nthink_time = { min_ms = 0, max_ms = 0 }\nrate = 50\n";
+        let s = Scenario::parse(text, None).unwrap();
+        assert_eq!(s.load_model(), "open");
+        assert_eq!(s.target_rate(), Some(200.0));
+        let s = Scenario::parse(MIXED, None).unwrap();
+        assert_eq!(s.load_model(), "closed");
+        let s = s.with_rate(Some(300.0), None).unwrap();
+        assert_eq!(s.target_rate(), Some(300.0));
+        assert!(Scenario::parse(&text.replace("rate = 50", "rate = -1"), None).is_err());
     }
 
     #[test]
