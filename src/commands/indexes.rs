@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 
 use crate::cases;
 use crate::cli::IndexesArgs;
@@ -54,8 +54,16 @@ fn result(
         verdict: Verdict::NoDifference,
         plan: None,
         server_mean_ms: None,
+        timed_out: false,
         samples,
     }
+}
+
+/// statement_timeout fired (SQLSTATE 57014, query_canceled).
+fn is_timeout(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "57014")
 }
 
 pub async fn run(connect: &ConnectOpts, args: IndexesArgs) -> anyhow::Result<ExitCode> {
@@ -113,15 +121,48 @@ pub async fn run(connect: &ConnectOpts, args: IndexesArgs) -> anyhow::Result<Exi
             let _ = measure::pg_stat_statements(&pool).await;
         }
         let mut conn = pool.acquire().await?;
+        // One execution may not take more than twice the case's budget: a plan that needs
+        // minutes (a sequential scan per followed author) is reported as timed out.
+        let timeout_ms = (args.max_case_secs * 2000.0).ceil();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SET statement_timeout = {timeout_ms}"
+        )))
+        .execute(&mut *conn)
+        .await?;
         for case in &cases {
             let budget = std::time::Duration::from_secs_f64(args.max_case_secs);
-            let (samples, rows) = measure::time_case(&mut conn, case, 10, args.runs, budget)
-                .await
-                .with_context(|| format!("running {} under {}", case.id(), s.name))?;
-            let mut r = result(case.statement, &case.cohort, &s.name, samples, rows);
-            r.plan = Some(plan::capture(&mut conn, case).await?);
+            let r = match measure::time_case(&mut conn, case, 10, args.runs, budget).await {
+                Ok((samples, rows)) => {
+                    let mut r = result(case.statement, &case.cohort, &s.name, samples, rows);
+                    r.plan = plan::capture(&mut conn, case).await.ok();
+                    r
+                }
+                Err(e) if is_timeout(&e) => {
+                    eprintln!(
+                        "  {} under {}: one execution exceeded {} ms, reported as timed out",
+                        case.id(),
+                        s.name,
+                        timeout_ms
+                    );
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    let at = (timeout_ms * 1000.0) as u64;
+                    let mut r = result(case.statement, &case.cohort, &s.name, vec![at; 1], 0);
+                    r.timed_out = true;
+                    r
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::from(e).context(format!(
+                        "running {} under {}",
+                        case.id(),
+                        s.name
+                    )))
+                }
+            };
             reads.push(r);
         }
+        sqlx::query("SET statement_timeout = 0")
+            .execute(&mut *conn)
+            .await?;
         for w in Write::ALL {
             let samples = measure::time_write(&mut conn, w, &write_params, args.runs).await?;
             writes.push(result(w.name(), "one row", &s.name, samples, 1));

@@ -30,6 +30,10 @@ pub struct CaseResult {
     pub plan: Option<PlanSummary>,
     /// Server-side mean execution time (pg_stat_statements), when available.
     pub server_mean_ms: Option<f64>,
+    /// One execution exceeded the statement timeout (twice the case's time budget): the
+    /// latency shown is that timeout, a lower bound.
+    #[serde(default)]
+    pub timed_out: bool,
     #[serde(skip)]
     pub samples: Vec<u64>,
 }
@@ -66,10 +70,17 @@ pub struct IndexReport {
 
 /// Fills ratios and verdicts against the baseline strategy's samples.
 pub fn judge(results: &mut [CaseResult], baseline: &str) {
-    let base: Vec<(String, String, Vec<u64>)> = results
+    let base: Vec<(String, String, Vec<u64>, bool)> = results
         .iter()
         .filter(|r| r.strategy == baseline)
-        .map(|r| (r.statement.clone(), r.cohort.clone(), r.samples.clone()))
+        .map(|r| {
+            (
+                r.statement.clone(),
+                r.cohort.clone(),
+                r.samples.clone(),
+                r.timed_out,
+            )
+        })
         .collect();
     for r in results.iter_mut() {
         if r.strategy == baseline {
@@ -78,14 +89,20 @@ pub fn judge(results: &mut [CaseResult], baseline: &str) {
             r.verdict = Verdict::Baseline;
             continue;
         }
-        if let Some((_, _, b)) = base
+        if let Some((_, _, b, base_timed_out)) = base
             .iter()
-            .find(|(s, c, _)| *s == r.statement && *c == r.cohort)
+            .find(|(s, c, _, _)| *s == r.statement && *c == r.cohort)
         {
             let (ratio, p, v) = stats::compare(b, &r.samples);
             r.ratio_to_baseline = (ratio * 1000.0).round() / 1000.0;
             r.p_value = p;
-            r.verdict = v;
+            // A timed-out side has one censored sample: no test, the timeout decides.
+            r.verdict = match (*base_timed_out, r.timed_out) {
+                (true, true) => Verdict::NoDifference,
+                (true, false) => Verdict::Faster,
+                (false, true) => Verdict::Slower,
+                (false, false) => v,
+            };
         }
     }
 }
@@ -204,6 +221,13 @@ impl IndexReport {
                     .iter()
                     .find(|r| &r.statement == statement && &r.cohort == cohort && &r.strategy == n)
                 {
+                    Some(r) if r.timed_out => write!(
+                        out,
+                        " > {} (timed out, x{:.2}, {}) |",
+                        r.latency_us.p50,
+                        r.ratio_to_baseline,
+                        r.verdict.label()
+                    )?,
                     Some(r) => write!(
                         out,
                         " {} / {} (x{:.2}, {}) |",
