@@ -154,6 +154,15 @@ pub fn best(reads: &[CaseResult], strategies: &[Applied], writes: &[CaseResult])
     out
 }
 
+/// A ratio to the baseline for people: `x0.85`, or `÷7400` when it is a large speed-up.
+pub fn ratio(r: f64) -> String {
+    if r > 0.0 && r < 0.01 {
+        format!("÷{:.0}", 1.0 / r)
+    } else {
+        format!("x{r:.2}")
+    }
+}
+
 #[allow(clippy::cast_precision_loss)]
 pub fn mb(bytes: i64) -> f64 {
     bytes as f64 / 1_048_576.0
@@ -223,17 +232,16 @@ impl IndexReport {
                 {
                     Some(r) if r.timed_out => write!(
                         out,
-                        " > {} (timed out, x{:.2}, {}) |",
+                        " > {} (timed out, {}) |",
                         r.latency_us.p50,
-                        r.ratio_to_baseline,
                         r.verdict.label()
                     )?,
                     Some(r) => write!(
                         out,
-                        " {} / {} (x{:.2}, {}) |",
+                        " {} / {} ({}, {}) |",
                         r.latency_us.p50,
                         r.latency_us.p99,
-                        r.ratio_to_baseline,
+                        ratio(r.ratio_to_baseline),
                         r.verdict.label()
                     )?,
                     None => write!(out, " – |")?,
@@ -274,10 +282,10 @@ impl IndexReport {
                     .find(|w| w.strategy == s.strategy && w.statement == name)
                     .map_or("–".to_string(), |w| {
                         format!(
-                            "{} / {} (x{:.2}, {})",
+                            "{} / {} ({}, {})",
                             w.latency_us.p50,
                             w.latency_us.p99,
-                            w.ratio_to_baseline,
+                            ratio(w.ratio_to_baseline),
                             w.verdict.label()
                         )
                     })
@@ -303,8 +311,13 @@ impl IndexReport {
         for b in &self.best {
             writeln!(
                 out,
-                "| `{}` | {} | **{}** | {} | x{:.2} | {} |",
-                b.statement, b.cohort, b.strategy, b.p50_us, b.ratio_to_baseline, b.costs
+                "| `{}` | {} | **{}** | {} | {} | {} |",
+                b.statement,
+                b.cohort,
+                b.strategy,
+                b.p50_us,
+                ratio(b.ratio_to_baseline),
+                b.costs
             )?;
         }
         writeln!(out, "\n## Index sizes\n")?;

@@ -160,6 +160,7 @@ pub async fn drive(plan: &LoadPlan) -> anyhow::Result<LoadResult> {
         recorder: Arc::clone(&recorder),
         accounts: std::sync::Mutex::new(personas::Accounts::new(any, member, feed)),
         schedules: schedules(s, start, plan.seed),
+        timer: schedule::PreciseTimer::new(),
         next_user: std::sync::atomic::AtomicUsize::new(0),
         seed: plan.seed,
     });

@@ -35,6 +35,8 @@ pub struct Shared {
     /// The open model's schedules: one for the whole mix, or one per persona that sets its
     /// own rate. Empty in the closed model.
     pub schedules: Vec<(Option<PersonaKind>, Arc<Schedule>)>,
+    /// Wakes users at their slots with sub-millisecond precision.
+    pub timer: super::schedule::PreciseTimer,
     pub accounts: Mutex<Accounts>,
     pub next_user: AtomicUsize,
     pub seed: u64,
@@ -194,7 +196,7 @@ async fn call_req(
     let intended = match (schedule, once) {
         (Some(schedule), false) => match schedule.next() {
             Some(slot) => {
-                tokio::time::sleep_until(slot.into()).await;
+                shared.timer.sleep_until(slot).await;
                 Some(slot)
             }
             // The schedule is over and the run ends by itself within a moment. Yield (a

@@ -4,7 +4,9 @@
 //! and every user is busy, the slots that pass meanwhile are sent late and their wait counts
 //! (no coordinated omission).
 
-use std::sync::Mutex;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::RngExt;
@@ -85,6 +87,87 @@ impl Schedule {
     }
 }
 
+/// Wakes tasks at their slot with the OS timer's precision (tens of µs) instead of tokio's
+/// 1 ms timer wheel, whose rounding alone would make every request ~1 ms late. One thread
+/// keeps the pending wake-ups in a heap and sleeps until the earliest.
+#[derive(Debug)]
+pub struct PreciseTimer {
+    tx: Mutex<mpsc::Sender<Wake>>,
+}
+
+type Wake = (Instant, u64, tokio::sync::oneshot::Sender<()>);
+
+impl Default for PreciseTimer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PreciseTimer {
+    pub fn new() -> Self {
+        let (tx, rx) = mpsc::channel::<Wake>();
+        std::thread::spawn(move || {
+            let mut heap: BinaryHeap<Reverse<(Instant, u64)>> = BinaryHeap::new();
+            let mut waiting: std::collections::HashMap<u64, tokio::sync::oneshot::Sender<()>> =
+                std::collections::HashMap::new();
+            loop {
+                let next = heap.peek().map(|Reverse((at, _))| *at);
+                let msg = match next {
+                    Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now()))
+                    {
+                        Ok(m) => Some(m),
+                        Err(mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    },
+                    None => match rx.recv() {
+                        Ok(m) => Some(m),
+                        Err(_) => break,
+                    },
+                };
+                if let Some((at, id, tx)) = msg {
+                    heap.push(Reverse((at, id)));
+                    waiting.insert(id, tx);
+                }
+                let now = Instant::now();
+                while let Some(Reverse((at, id))) = heap.peek().copied() {
+                    if at > now {
+                        break;
+                    }
+                    heap.pop();
+                    if let Some(tx) = waiting.remove(&id) {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+            // The timer is gone: release everyone still waiting.
+            for (_, tx) in waiting {
+                let _ = tx.send(());
+            }
+        });
+        Self { tx: Mutex::new(tx) }
+    }
+
+    /// Waits until `at`.
+    pub async fn sleep_until(&self, at: Instant) {
+        if at <= Instant::now() {
+            return;
+        }
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = self
+            .tx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send((at, id, tx));
+        if sent.is_err() {
+            tokio::time::sleep_until(at.into()).await;
+            return;
+        }
+        let _ = rx.await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +181,22 @@ mod tests {
         assert_eq!(slots[1] - slots[0], Duration::from_millis(10));
         assert!(slots.iter().all(|&t| t < t0 + Duration::from_secs(1)));
         assert_eq!(s.issued(), 100);
+    }
+
+    #[tokio::test]
+    async fn precise_timer_wakes_at_the_slot_not_after_it() {
+        let timer = PreciseTimer::new();
+        let mut worst = Duration::ZERO;
+        for i in 0..20u64 {
+            let at = Instant::now() + Duration::from_micros(2000 + i * 137);
+            timer.sleep_until(at).await;
+            let now = Instant::now();
+            assert!(now >= at, "woke early");
+            worst = worst.max(now - at);
+        }
+        // tokio's wheel alone rounds up to the next millisecond; the OS timer does better.
+        // Generous: a busy 2-core machine can delay any thread.
+        assert!(worst < Duration::from_millis(50), "{worst:?}");
     }
 
     #[test]
