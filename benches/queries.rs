@@ -4,7 +4,8 @@
 //! Database: `DATABASE_URL` if set (seeded on first use if empty), else a cluster kept in
 //! `target/intellacc-bench-cluster/` between runs, with one database per (seed, scale),
 //! seeded once. `INTELLACC_BENCH_SCALE` (default 1) and `INTELLACC_BENCH_SEED` (default 42)
-//! choose the data.
+//! choose the data. A case whose single execution takes longer than
+//! `INTELLACC_BENCH_MAX_CASE_SECS` (default 1) is skipped with a note.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -101,7 +102,26 @@ fn queries(c: &mut Criterion) {
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
+    let max_case = Duration::from_secs_f64(env_or("INTELLACC_BENCH_MAX_CASE_SECS", 1.0f64));
     for case in &reads {
+        // One execution first: a plan that needs seconds per run (the LATERAL feed of a power
+        // follower without an author index) would take minutes of samples; `indexes` reports
+        // those with a timeout instead.
+        let one = rt.block_on(async {
+            let mut conn = bench.pool.acquire().await.unwrap();
+            let t = Instant::now();
+            case.execute(&mut conn).await.unwrap();
+            t.elapsed()
+        });
+        if one > max_case {
+            eprintln!(
+                "skipping {}: one execution took {:.1} s (> INTELLACC_BENCH_MAX_CASE_SECS = {:.1})",
+                case.id(),
+                one.as_secs_f64(),
+                max_case.as_secs_f64()
+            );
+            continue;
+        }
         let pool = bench.pool.clone();
         group.bench_function(case.id(), |b| {
             b.to_async(&rt).iter_custom(|iters| {
