@@ -15,14 +15,17 @@ use serde::Deserialize;
 use tokio::sync::RwLock;
 
 use super::{ApiError, AppState};
+use crate::load::schedule::PreciseTimer;
 
 /// Longest delay or stall accepted (ms).
 pub const MAX_MS: u64 = 10_000;
 
-/// The gate every request passes; a stall holds it shut.
+/// The gate every request passes (a stall holds it shut), and a precise timer so that a
+/// 20 ms delay is 20 ms, not 20 ms rounded up to tokio's next 1 ms tick.
 #[derive(Debug, Default)]
 pub struct Debug {
     gate: Arc<RwLock<()>>,
+    timer: PreciseTimer,
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,10 +44,15 @@ fn ms(query: Result<Query<MsQuery>, QueryRejection>) -> Result<u64, ApiError> {
 }
 
 pub async fn delay(
+    State(state): State<AppState>,
     query: Result<Query<MsQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let ms = ms(query)?;
-    tokio::time::sleep(Duration::from_millis(ms)).await;
+    let until = std::time::Instant::now() + Duration::from_millis(ms);
+    match &state.debug {
+        Some(debug) => debug.timer.sleep_until(until).await,
+        None => tokio::time::sleep_until(until.into()).await,
+    }
     Ok(Json(serde_json::json!({ "delayed_ms": ms })))
 }
 
