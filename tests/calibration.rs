@@ -193,6 +193,7 @@ fn merged_histograms_equal_one_histogram_of_all_samples() {
             achieved_rate: 100.0,
             schedule_lag_us: None,
             late_requests: 0,
+            unsent_slots: 0,
             host: "http://127.0.0.1:1".into(),
             scenario: "mixed".into(),
             users: 2,

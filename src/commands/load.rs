@@ -104,6 +104,7 @@ pub fn build_report(
             achieved_rate: (throughput * 10.0).round() / 10.0,
             schedule_lag_us: open.then(|| report::Percentiles::of(&snap.lag)),
             late_requests: if open { snap.late } else { 0 },
+            unsent_slots: result.unsent,
             host: plan.host.clone(),
             scenario: plan.scenario.name.clone(),
             users: plan.scenario.users,

@@ -45,8 +45,11 @@ const MARKER_TABLE: &str = "intellacc_bench_marker";
 pub async fn inspect(pool: &PgPool) -> Result<DbState, MarkerError> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r','p','v','m') AND n.nspname NOT IN ('pg_catalog','information_schema') \
-         AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1",
+         WHERE c.relkind IN ('r','p','v','m','S') AND n.nspname NOT IN ('pg_catalog','information_schema') \
+         AND n.nspname NOT LIKE 'pg_toast%' \
+         UNION ALL SELECT p.proname::text || '()' FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname NOT IN ('pg_catalog','information_schema') \
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') ORDER BY 1",
     )
     .fetch_all(pool)
     .await?;

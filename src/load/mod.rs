@@ -40,6 +40,8 @@ pub struct LoadResult {
     /// Open model: the rate asked for and the slots handed out.
     pub target_rate: Option<f64>,
     pub scheduled: u64,
+    /// Open model: slots never handed out because every user was busy when the run ended.
+    pub unsent: u64,
     /// The run was stopped by Ctrl-C before its end.
     pub interrupted: bool,
 }
@@ -206,7 +208,9 @@ pub async fn drive(plan: &LoadPlan) -> anyhow::Result<LoadResult> {
         goose_requests,
         target_rate: s.target_rate(),
         interrupted,
+        // Handed-out slots first: counting the unsent ones drains the schedules.
         scheduled: shared.schedules.iter().map(|(_, sch)| sch.issued()).sum(),
+        unsent: shared.schedules.iter().map(|(_, sch)| sch.unsent()).sum(),
     })
 }
 

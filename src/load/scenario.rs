@@ -108,8 +108,9 @@ pub const DEFAULT_POOL_SIZE: u32 = 16;
 /// Hard limits: every load run is bounded in time and size.
 pub const MAX_DURATION_SECS: u64 = 3600;
 pub const MAX_USERS: usize = 5000;
-/// Highest open-model rate accepted (requests per second).
+/// Highest and lowest open-model rates accepted (requests per second).
 pub const MAX_RATE: f64 = 100_000.0;
+pub const MIN_RATE: f64 = 0.01;
 
 /// The shipped mixed scenario, used when no file is given.
 pub const MIXED: &str = include_str!("../../scenarios/mixed.toml");
@@ -260,8 +261,10 @@ impl Scenario {
             ));
         }
         for r in self.personas.iter().filter_map(|p| p.rate).chain(self.rate) {
-            if !(r.is_finite() && r > 0.0 && r <= MAX_RATE) {
-                return fail(format!("rate must be between 0 and {MAX_RATE} requests/s"));
+            if !(r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r)) {
+                return fail(format!(
+                    "rate must be between {MIN_RATE} and {MAX_RATE} requests/s"
+                ));
             }
         }
         if !(1..=500).contains(&self.pool_size) {

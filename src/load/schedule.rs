@@ -65,7 +65,8 @@ impl Schedule {
     /// The next slot's intended start, or `None` once the schedule is over.
     pub fn next(&self) -> Option<Instant> {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let at = self.start + Duration::from_secs_f64(s.next);
+        let offset = Duration::try_from_secs_f64(s.next).ok()?;
+        let at = self.start.checked_add(offset)?;
         if at >= self.end {
             return None;
         }
@@ -79,6 +80,16 @@ impl Schedule {
         };
         s.next += gap;
         Some(at)
+    }
+
+    /// Slots of the schedule that were never handed out (every user was still busy when
+    /// the run ended): requests the server never saw, counted so they are not silently lost.
+    pub fn unsent(&self) -> u64 {
+        let mut n = 0;
+        while self.next().is_some() {
+            n += 1;
+        }
+        n
     }
 
     /// Slots handed out so far.
@@ -197,6 +208,20 @@ mod tests {
         // tokio's wheel alone rounds up to the next millisecond; the OS timer does better.
         // Generous: a busy 2-core machine can delay any thread.
         assert!(worst < Duration::from_millis(50), "{worst:?}");
+    }
+
+    #[test]
+    fn an_absurdly_slow_rate_ends_instead_of_overflowing() {
+        let s = Schedule::new(
+            Instant::now(),
+            Duration::from_secs(1),
+            1e-300,
+            Arrival::Constant,
+            1,
+        );
+        assert!(s.next().is_some());
+        assert!(s.next().is_none());
+        assert_eq!(s.unsent(), 0);
     }
 
     #[test]

@@ -30,8 +30,9 @@ pub fn render(r: &Report, mut out: impl Write) -> std::io::Result<()> {
             )?;
             writeln!(
                 out,
-                "- target {rate} req/s, achieved {:.1} req/s; {} requests started more than 1 ms late",
-                l.achieved_rate, l.late_requests
+                "- target {rate} req/s, achieved {:.1} req/s; {} requests started more than 1 ms late; \
+                 {} slots never sent (every user busy at the end)",
+                l.achieved_rate, l.late_requests, l.unsent_slots
             )?;
             if let Some(lag) = &l.schedule_lag_us {
                 writeln!(

@@ -113,6 +113,12 @@ pub fn merge(reports: &[Report]) -> anyhow::Result<Report> {
         .target_rate
         .map(|_| reports.iter().filter_map(|r| r.load.target_rate).sum());
     load.late_requests = reports.iter().map(|r| r.load.late_requests).sum();
+    load.unsent_slots = reports.iter().map(|r| r.load.unsent_slots).sum();
+    // Lag percentiles cannot be added up without their histograms: keep them only when
+    // there is a single run.
+    if reports.len() > 1 {
+        load.schedule_lag_us = None;
+    }
     load.achieved_rate = reports.iter().map(|r| r.load.achieved_rate).sum();
     load.throughput = load.achieved_rate;
     load.measured_secs = secs;

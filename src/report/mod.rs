@@ -126,6 +126,10 @@ pub struct LoadSummary {
     /// more than 1 ms late.
     pub schedule_lag_us: Option<Percentiles>,
     pub late_requests: u64,
+    /// Open model: slots of the schedule that were never sent (every user still busy at the
+    /// end of the run).
+    #[serde(default)]
+    pub unsent_slots: u64,
     pub host: String,
     pub scenario: String,
     pub users: usize,

@@ -29,19 +29,23 @@ where
         for _ in 0..jobs {
             let tx = tx.clone();
             let (next, stop, written, make) = (&next, &stop, &written, &make);
-            scope.spawn(move || loop {
-                let k = next.fetch_add(1, Ordering::SeqCst);
-                if k >= batches || stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                {
-                    let mut w = written.0.lock().unwrap_or_else(|p| p.into_inner());
-                    while k >= *w + window && !stop.load(Ordering::SeqCst) {
-                        w = written.1.wait(w).unwrap_or_else(|p| p.into_inner());
+            scope.spawn(move || {
+                // If `make` panics, stop everyone (under the lock, so no waiter misses it).
+                let _guard = StopOnPanic { stop, written };
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    if k >= batches || stop.load(Ordering::SeqCst) {
+                        break;
                     }
-                }
-                if tx.send((k, make(k))).is_err() {
-                    break;
+                    {
+                        let mut w = written.0.lock().unwrap_or_else(|p| p.into_inner());
+                        while k >= *w + window && !stop.load(Ordering::SeqCst) {
+                            w = written.1.wait(w).unwrap_or_else(|p| p.into_inner());
+                        }
+                    }
+                    if tx.send((k, make(k))).is_err() {
+                        break;
+                    }
                 }
             });
         }
@@ -63,13 +67,34 @@ where
             }
         }
         if outcome.is_err() {
-            stop.store(true, Ordering::SeqCst);
+            {
+                let _held = written.0.lock().unwrap_or_else(|p| p.into_inner());
+                stop.store(true, Ordering::SeqCst);
+            }
             written.1.notify_all();
             // Drain so that workers blocked on send finish.
             for _ in rx.iter() {}
         }
         outcome
     })
+}
+
+/// Sets `stop` and wakes the waiting workers when a worker unwinds.
+struct StopOnPanic<'a> {
+    stop: &'a AtomicBool,
+    written: &'a (Mutex<u32>, Condvar),
+}
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            {
+                let _held = self.written.0.lock().unwrap_or_else(|p| p.into_inner());
+                self.stop.store(true, Ordering::SeqCst);
+            }
+            self.written.1.notify_all();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -92,6 +117,22 @@ mod tests {
             .unwrap();
             assert_eq!(seen, (0..50).map(|k| k * 3).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn a_panicking_batch_does_not_hang_the_others() {
+        let r = std::panic::catch_unwind(|| {
+            ordered::<u32, ()>(
+                2,
+                200,
+                |k| {
+                    assert!(k != 3, "batch 3 fails");
+                    Ok(k)
+                },
+                |_| Ok(()),
+            )
+        });
+        assert!(r.is_err());
     }
 
     #[test]
