@@ -50,7 +50,8 @@ fn run_writes_a_report_with_every_endpoint() {
     assert_eq!(tables.len(), 10);
     for t in tables {
         assert!(t["name"].is_string() && t["rows"].as_i64().unwrap() > 0);
-        assert!(t["checksum"].as_str().unwrap().parse::<u128>().is_ok());
+        let checksum = t["checksum"].as_str().unwrap();
+        assert!(checksum.len() == 32 && u128::from_str_radix(checksum, 16).is_ok());
     }
     assert_eq!(report["load"]["load_model"], "closed");
     assert_eq!(report["load"]["interrupted"], false);

@@ -1,6 +1,6 @@
 //! Seeding: deterministic checksums, realistic shapes, real MLS, and the safety rules.
 
-use intellacc_bench::seed::{self, manifest, verify, SeedOptions, TABLES};
+use intellacc_bench::seed::{self, manifest, verify, SeedOptions, Shape, TABLES};
 
 use crate::common;
 
@@ -179,7 +179,11 @@ async fn mls_rows_are_real_openmls_traffic() {
     let mut decrypted = 0;
     let mut commits = 0;
     for g in &groups {
-        let v = verify::verify_group(&pool, common::SEED, g).await.unwrap();
+        let v = verify::verify_group(&pool, common::SEED, &Shape::default(), g)
+            .await
+            .unwrap();
+        // Up to scale 1 every group is generated with real cryptography.
+        assert!(v.real_crypto);
         decrypted += v.decrypted;
         commits += v.commits;
         let stored_max: i32 = sqlx::query_scalar(
@@ -213,9 +217,86 @@ async fn mls_replay_with_the_wrong_seed_fails() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert!(verify::verify_group(&pool, common::SEED + 1, &g)
-        .await
-        .is_err());
+    assert!(
+        verify::verify_group(&pool, common::SEED + 1, &Shape::default(), &g)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn forged_mls_share_is_deterministic_replayable_and_told_apart() {
+    // Half the groups and key packages live, half forged (the default makes everything
+    // up to scale 1 live, so this test lowers the floors).
+    let shape = Shape {
+        mls_live_groups: 0,
+        mls_live_key_packages: 0,
+        mls_live_share: 0.5,
+        ..Shape::default()
+    };
+    let seed_with = |jobs: usize| {
+        let shape = shape.clone();
+        async move {
+            let url = common::fresh_db().await;
+            let pool = common::pool(&url).await;
+            let opts = SeedOptions {
+                jobs,
+                shape,
+                ..SeedOptions::new(5, 0.03)
+            };
+            let out = seed::seed(&pool, "test", &opts).await.expect("seeding");
+            (pool, out.manifest)
+        }
+    };
+    let (pool, a) = seed_with(1).await;
+    let (_other, b) = seed_with(3).await;
+    assert_eq!(a.tables, b.tables, "forged rows depend on the thread count");
+    // The manifest records the live share, so `verify` knows which groups are real.
+    assert_eq!(a.shape["mls_live_share"], 0.5);
+
+    let groups: Vec<String> =
+        sqlx::query_scalar("SELECT group_id::text FROM mls_groups ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let (mut real, mut forged) = (0, 0);
+    for g in &groups {
+        let v = verify::verify_group(&pool, 5, &shape, g).await.unwrap();
+        if v.real_crypto {
+            real += 1;
+        } else {
+            forged += 1;
+            // A forged group does not pass as real cryptography.
+            let all_live = Shape {
+                mls_live_share: 1.0,
+                ..shape.clone()
+            };
+            assert!(verify::verify_group(&pool, 5, &all_live, g).await.is_err());
+        }
+    }
+    assert!(real > 0 && forged > 0, "{real} real, {forged} forged");
+
+    // Real key packages pass signature validation; forged ones parse but do not.
+    let kps: Vec<(i32, Vec<u8>)> =
+        sqlx::query_as("SELECT user_id, package_data FROM mls_key_packages ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let (mut valid, mut invalid) = (0, 0);
+    for (user, bytes) in &kps {
+        let live = seed::mls::key_package_is_live(&shape, 5, u32::try_from(*user).unwrap());
+        assert_eq!(
+            intellacc_bench::mls::key_package_valid(bytes),
+            live,
+            "user {user}"
+        );
+        if live {
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+    }
+    assert!(valid > 0 && invalid > 0);
 }
 
 #[tokio::test]

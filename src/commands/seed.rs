@@ -72,8 +72,7 @@ pub async fn ensure_seeded(
             if same {
                 // Earlier load runs write (trades, posted messages): say so when the data
                 // is no longer what the manifest describes.
-                let now = manifest::checksums(pool).await?;
-                if now != m.tables {
+                if manifest::modified_since(pool, &m).await? {
                     eprintln!(
                         "warning: `{database}` was modified since it was seeded (earlier load \
                          runs?); the report's manifest describes the seeded data. Pass --reset \
@@ -100,8 +99,9 @@ pub fn default_jobs() -> usize {
 
 pub fn print_outcome(o: &SeedOutcome) {
     eprintln!(
-        "seeded in {:.1} s (load {:.1} s, indexes/constraints/VACUUM {:.1} s)",
-        o.total_seconds, o.load_seconds, o.index_seconds
+        "seeded in {:.1} s (world {:.1} s, load {:.1} s, indexes/constraints/VACUUM {:.1} s, \
+         checksums/cohorts {:.1} s)",
+        o.total_seconds, o.world_seconds, o.load_seconds, o.index_seconds, o.manifest_seconds
     );
     for t in &o.manifest.tables {
         eprintln!(

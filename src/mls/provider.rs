@@ -23,17 +23,61 @@ use tls_codec::SecretVLBytes;
 /// primitives, a seeded ChaCha20 RNG for every random byte.
 pub struct DetCrypto {
     inner: RustCrypto,
+    mode: CryptoMode,
     rng: Mutex<ChaCha20Rng>,
     /// Key for deriving HPKE ephemeral secrets (see [`DetCrypto::seeded_hpke`]).
     hpke_key: Mutex<Seed>,
 }
 
+/// How a provider treats the asymmetric primitives (X25519 HPKE, Ed25519).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CryptoMode {
+    /// Real cryptography, every signature checked: what a real client does (`verify`).
+    Verify,
+    /// Real cryptography; signatures are made but not re-checked, because the generator
+    /// only ever receives what it signed itself. The bytes are identical to `Verify`'s.
+    Generate,
+    /// Structure-faithful stand-ins: X25519 and Ed25519 are replaced by SHA-256
+    /// constructions with the same input and output lengths (a consistent toy KEM, so
+    /// members can still join and process commits), and signatures are not checked.
+    /// Everything symmetric (key schedule, AES-GCM, hashes, TLS encoding) is openmls'
+    /// real code, so the messages have real headers, epochs and exact lengths, but they
+    /// are not decryptable by a real MLS client. Used for the non-verifiable share of
+    /// groups at large scales.
+    Forge,
+}
+
+/// SHA-256 over domain-separated parts (forged primitives only).
+fn forge_hash(parts: &[&[u8]]) -> [u8; 32] {
+    let mut all: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
+    all.push(b"forge");
+    all.extend_from_slice(parts);
+    derive_seed(&all)
+}
+
+/// The forged "public key" of a 32-byte secret (HPKE or signature key).
+pub(super) fn forge_public(secret: &[u8]) -> Vec<u8> {
+    forge_hash(&[b"pk", secret]).to_vec()
+}
+
+/// A forged 64-byte signature: a keyed hash of the payload.
+pub(super) fn forge_signature(secret: &[u8], payload: &[u8]) -> Vec<u8> {
+    let a = forge_hash(&[b"sig1", secret, payload]);
+    let b = forge_hash(&[b"sig2", secret, payload]);
+    [a, b].concat()
+}
+
 impl DetCrypto {
     pub fn new(seed: Seed) -> Self {
+        Self::with_mode(seed, CryptoMode::Verify)
+    }
+
+    pub fn with_mode(seed: Seed, mode: CryptoMode) -> Self {
         Self {
             // RustCrypto's own (entropy-seeded) RNG is never consulted: every
             // method that would use it is overridden below.
             inner: RustCrypto::default(),
+            mode,
             rng: Mutex::new(ChaCha20Rng::from_seed(seed)),
             hpke_key: Mutex::new(derive_seed(&[b"hpke", &seed])),
         }
@@ -51,6 +95,27 @@ impl DetCrypto {
             .map_err(|_| RandError::LockPoisoned)?
             .fill_bytes(out);
         Ok(())
+    }
+
+    /// The forged KEM: the "shared secret" is a hash of the recipient's public key and
+    /// the 32-byte encapsulation, from which an AES-128-GCM key and nonce are derived.
+    fn forged_key(pk_r: &[u8], enc: &[u8], info: &[u8]) -> ([u8; 16], [u8; 12]) {
+        let k = forge_hash(&[b"kem", pk_r, enc, info]);
+        let mut key = [0u8; 16];
+        let mut nonce = [0u8; 12];
+        key.copy_from_slice(&k[..16]);
+        nonce.copy_from_slice(&k[16..28]);
+        (key, nonce)
+    }
+
+    fn forged_enc(&self, inputs: &[&[u8]]) -> std::result::Result<[u8; 32], CryptoError> {
+        let key = *self
+            .hpke_key
+            .lock()
+            .map_err(|_| CryptoError::InsufficientRandomness)?;
+        let mut parts: Vec<&[u8]> = vec![b"enc", &key];
+        parts.extend_from_slice(inputs);
+        Ok(forge_hash(&parts))
     }
 
     /// A fresh hpke-rs instance whose ephemeral secret is
@@ -213,6 +278,9 @@ impl OpenMlsCrypto for DetCrypto {
                 let mut sk = [0u8; 32];
                 self.fill(&mut sk)
                     .map_err(|_| CryptoError::InsufficientRandomness)?;
+                if self.mode == CryptoMode::Forge {
+                    return Ok((sk.to_vec(), forge_public(&sk)));
+                }
                 Ok(ed25519_from_secret(sk))
             }
             _ => Err(CryptoError::UnsupportedSignatureScheme),
@@ -225,7 +293,10 @@ impl OpenMlsCrypto for DetCrypto {
         pk: &[u8],
         signature: &[u8],
     ) -> std::result::Result<(), CryptoError> {
-        self.inner.verify_signature(alg, data, pk, signature)
+        match self.mode {
+            CryptoMode::Verify => self.inner.verify_signature(alg, data, pk, signature),
+            CryptoMode::Generate | CryptoMode::Forge => Ok(()),
+        }
     }
     fn sign(
         &self,
@@ -233,6 +304,9 @@ impl OpenMlsCrypto for DetCrypto {
         data: &[u8],
         key: &[u8],
     ) -> std::result::Result<Vec<u8>, CryptoError> {
+        if self.mode == CryptoMode::Forge {
+            return Ok(forge_signature(key, data));
+        }
         // Ed25519 signing is deterministic (RFC 8032).
         self.inner.sign(alg, data, key)
     }
@@ -246,8 +320,23 @@ impl OpenMlsCrypto for DetCrypto {
         aad: &[u8],
         ptxt: &[u8],
     ) -> std::result::Result<HpkeCiphertext, CryptoError> {
+        if self.mode == CryptoMode::Forge {
+            let enc = self.forged_enc(&[b"seal", pk_r, &info_tag(info), aad, ptxt])?;
+            let (key, nonce) = Self::forged_key(pk_r, &enc, &info_tag(info));
+            let ciphertext = self.inner.aead_encrypt(
+                openmls_traits::types::AeadType::Aes128Gcm,
+                &key,
+                ptxt,
+                &nonce,
+                aad,
+            )?;
+            return Ok(HpkeCiphertext {
+                kem_output: enc.to_vec().into(),
+                ciphertext: ciphertext.into(),
+            });
+        }
         let (kem_output, ciphertext) = self
-            .seeded_hpke(config, &[b"seal", pk_r, info, aad, ptxt])?
+            .seeded_hpke(config, &[b"seal", pk_r, &info_tag(info), aad, ptxt])?
             .seal(&pk_r.into(), info, aad, ptxt, None, None, None)
             .map_err(|e| match e {
                 hpke_rs::HpkeError::InvalidInput => CryptoError::InvalidLength,
@@ -266,6 +355,18 @@ impl OpenMlsCrypto for DetCrypto {
         info: &[u8],
         aad: &[u8],
     ) -> std::result::Result<Vec<u8>, CryptoError> {
+        if self.mode == CryptoMode::Forge {
+            let pk_r = forge_public(sk_r);
+            let (key, nonce) =
+                Self::forged_key(&pk_r, input.kem_output.as_slice(), &info_tag(info));
+            return self.inner.aead_decrypt(
+                openmls_traits::types::AeadType::Aes128Gcm,
+                &key,
+                input.ciphertext.as_slice(),
+                &nonce,
+                aad,
+            );
+        }
         self.inner.hpke_open(config, input, sk_r, info, aad)
     }
 
@@ -279,6 +380,11 @@ impl OpenMlsCrypto for DetCrypto {
         exporter_context: &[u8],
         exporter_length: usize,
     ) -> std::result::Result<(Vec<u8>, ExporterSecret), CryptoError> {
+        if self.mode == CryptoMode::Forge {
+            let enc = self.forged_enc(&[b"export", pk_r, info, exporter_context])?;
+            let secret = forged_export(pk_r, &enc, info, exporter_context, exporter_length);
+            return Ok((enc.to_vec(), secret.into()));
+        }
         let (kem_output, context) = self
             .seeded_hpke(config, &[b"export", pk_r, info, exporter_context])?
             .setup_sender(&pk_r.into(), info, None, None, None)
@@ -297,6 +403,11 @@ impl OpenMlsCrypto for DetCrypto {
         exporter_context: &[u8],
         exporter_length: usize,
     ) -> std::result::Result<ExporterSecret, CryptoError> {
+        if self.mode == CryptoMode::Forge {
+            let pk_r = forge_public(sk_r);
+            let secret = forged_export(&pk_r, enc, info, exporter_context, exporter_length);
+            return Ok(secret.into());
+        }
         self.inner.hpke_setup_receiver_and_export(
             config,
             enc,
@@ -311,8 +422,46 @@ impl OpenMlsCrypto for DetCrypto {
         config: HpkeConfig,
         ikm: &[u8],
     ) -> std::result::Result<HpkeKeyPair, CryptoError> {
+        if self.mode == CryptoMode::Forge {
+            let private = forge_hash(&[b"hpke-sk", ikm]);
+            return Ok(HpkeKeyPair {
+                private: private.to_vec().into(),
+                public: forge_public(&private),
+            });
+        }
         self.inner.derive_hpke_keypair(config, ikm)
     }
+}
+
+/// What of an HPKE `info` goes into derived keys: its length and first 64 bytes. A
+/// Welcome's `info` holds the whole encrypted GroupInfo (about 100 KB in a 300-member
+/// group), and hashing it again for every member dominated large-group creation; the
+/// recipient key and plaintext, which are hashed in full, already make each call unique.
+fn info_tag(info: &[u8]) -> Vec<u8> {
+    let head = &info[..info.len().min(64)];
+    let mut tag = Vec::with_capacity(head.len() + 8);
+    tag.extend_from_slice(&(info.len() as u64).to_be_bytes());
+    tag.extend_from_slice(head);
+    tag
+}
+
+/// Exporter output of the forged KEM, `len` bytes.
+fn forged_export(pk_r: &[u8], enc: &[u8], info: &[u8], context: &[u8], len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 32);
+    let mut block: u64 = 0;
+    while out.len() < len {
+        out.extend_from_slice(&forge_hash(&[
+            b"export",
+            pk_r,
+            enc,
+            info,
+            context,
+            &block.to_be_bytes(),
+        ]));
+        block += 1;
+    }
+    out.truncate(len);
+    out
 }
 
 /// (private, public) Ed25519 key bytes from a 32-byte secret.
@@ -329,8 +478,12 @@ pub struct DetProvider {
 
 impl DetProvider {
     pub fn new(seed: Seed) -> Self {
+        Self::with_mode(seed, CryptoMode::Verify)
+    }
+
+    pub fn with_mode(seed: Seed, mode: CryptoMode) -> Self {
         Self {
-            crypto: DetCrypto::new(seed),
+            crypto: DetCrypto::with_mode(seed, mode),
             storage: MemoryStorage::default(),
         }
     }

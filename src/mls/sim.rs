@@ -6,11 +6,14 @@ use openmls::prelude::{
     tls_codec::{Deserialize as _, Serialize as _},
     BasicCredential, CredentialWithKey, EncryptedGroupSecrets, GroupId, KeyPackage,
     LeafNodeParameters, Lifetime, MlsGroup, MlsGroupCreateConfig, MlsGroupJoinConfig,
-    MlsMessageBodyIn, MlsMessageIn, MlsMessageOut, ProtocolVersion, Welcome, WireFormatPolicy,
+    MlsMessageBodyIn, MlsMessageIn, MlsMessageOut, WireFormatPolicy,
     MIXED_PLAINTEXT_WIRE_FORMAT_POLICY, PURE_CIPHERTEXT_WIRE_FORMAT_POLICY,
 };
-use openmls_basic_credential::SignatureKeyPair;
-use openmls_traits::{types::SignatureScheme, OpenMlsProvider};
+use openmls_traits::{
+    signatures::{Signer, SignerError},
+    types::SignatureScheme,
+    OpenMlsProvider,
+};
 use tls_codec::{TlsDeserialize, TlsSerialize, TlsSize, VLBytes};
 
 /// Everything besides seeds that influences the produced bytes.
@@ -90,11 +93,56 @@ impl SimConfig {
     }
 }
 
+/// A member's Ed25519 signing key, expanded once (openmls' `SignatureKeyPair` re-derives
+/// the public key on every signature). In [`CryptoMode::Forge`] it signs with the forged
+/// keyed hash instead.
+pub struct MemberSigner {
+    secret: [u8; 32],
+    public: Vec<u8>,
+    key: Option<ed25519_dalek::SigningKey>,
+}
+
+impl MemberSigner {
+    fn new(secret: Seed, mode: CryptoMode) -> Self {
+        if mode == CryptoMode::Forge {
+            return Self {
+                secret,
+                public: forge_public(&secret),
+                key: None,
+            };
+        }
+        let key = ed25519_dalek::SigningKey::from_bytes(&secret);
+        Self {
+            secret,
+            public: key.verifying_key().to_bytes().to_vec(),
+            key: Some(key),
+        }
+    }
+
+    pub fn to_public_vec(&self) -> Vec<u8> {
+        self.public.clone()
+    }
+}
+
+impl Signer for MemberSigner {
+    fn sign(&self, payload: &[u8]) -> std::result::Result<Vec<u8>, SignerError> {
+        use ed25519_dalek::Signer as _;
+        Ok(match &self.key {
+            Some(key) => key.sign(payload).to_bytes().to_vec(),
+            None => forge_signature(&self.secret, payload),
+        })
+    }
+
+    fn signature_scheme(&self) -> SignatureScheme {
+        SignatureScheme::ED25519
+    }
+}
+
 /// A client: identity, signature key, credential, own provider/storage.
 pub struct Member {
     pub user_id: String,
     root: Seed,
-    pub signer: SignatureKeyPair,
+    pub signer: MemberSigner,
     pub credential: CredentialWithKey,
     pub provider: DetProvider,
 }
@@ -124,16 +172,21 @@ impl Member {
     /// so the same member (same signature key) can be rebuilt in a fresh
     /// process.
     pub fn new(world_seed: u64, user_id: &str) -> Self {
+        Self::with_mode(world_seed, user_id, CryptoMode::Verify)
+    }
+
+    /// The same member with its provider in `mode`: [`CryptoMode::Generate`] gives the
+    /// same bytes as [`Member::new`], faster; [`CryptoMode::Forge`] gives stand-ins.
+    pub fn with_mode(world_seed: u64, user_id: &str, mode: CryptoMode) -> Self {
         let root = derive_seed(&[b"member", &world_seed.to_be_bytes(), user_id.as_bytes()]);
-        let (sk, pk) = ed25519_from_secret(derive_seed(&[b"sig", &root]));
-        let signer = SignatureKeyPair::from_raw(SignatureScheme::ED25519, sk, pk);
+        let signer = MemberSigner::new(derive_seed(&[b"sig", &root]), mode);
         let credential = CredentialWithKey {
             credential: BasicCredential::new(user_id.as_bytes().to_vec()).into(),
             signature_key: signer.to_public_vec().into(),
         };
         Self {
             user_id: user_id.to_string(),
-            provider: DetProvider::new(derive_seed(&[b"provider", &root])),
+            provider: DetProvider::with_mode(derive_seed(&[b"provider", &root]), mode),
             root,
             signer,
             credential,
@@ -409,8 +462,12 @@ pub fn split_welcome(msg: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
             secrets: vec![s.clone()],
             encrypted_group_info: wire.encrypted_group_info.clone(),
         };
-        let w = Welcome::tls_deserialize_exact(single.tls_serialize_detached()?)?;
-        let bytes = MlsMessageOut::from_welcome(w, ProtocolVersion::Mls10).to_bytes()?;
+        // MLSMessage header (mls10, wire format mls_welcome), then the Welcome itself:
+        // what `MlsMessageOut::from_welcome(..).to_bytes()` writes, without re-parsing the
+        // (for large groups, ~100 KB) encrypted GroupInfo once per member.
+        let mut bytes = Vec::with_capacity(wire.encrypted_group_info.as_slice().len() + 256);
+        bytes.extend_from_slice(&[0, 1, 0, 3]);
+        single.tls_serialize(&mut bytes)?;
         out.push((s.new_member().as_slice().to_vec(), bytes));
     }
     Ok(out)

@@ -3,8 +3,8 @@
 
 use super::*;
 use openmls::prelude::{
-    tls_codec::Deserialize as _, MlsGroup, MlsMessageBodyIn, MlsMessageIn, ProcessedMessageContent,
-    StagedWelcome,
+    tls_codec::Deserialize as _, KeyPackageIn, MlsGroup, MlsMessageBodyIn, MlsMessageIn,
+    ProcessedMessageContent, ProtocolVersion, StagedWelcome,
 };
 
 /// Join from MLSMessage(Welcome) bytes alone (ratchet tree comes from the
@@ -72,18 +72,25 @@ pub struct VerifyReport {
 /// private init key), join from `welcome`, apply `events` in order and check
 /// every application plaintext.
 ///
+/// `mode` is [`CryptoMode::Verify`] for data generated with real cryptography (every
+/// signature and HPKE ciphertext is checked as a real client would), or
+/// [`CryptoMode::Forge`] for forged data: the protocol flow (Welcome, epochs, commit
+/// order, message framing and plaintexts) is then replayed through openmls with the
+/// forged primitives.
+///
 /// Limitation: the verifier must not be the author of any commit in
 /// `events` (a fresh state cannot process its own UpdatePath); pick a member
 /// that only receives (e.g. an untracked joiner) for verification.
 pub fn verify(
     cfg: &SimConfig,
+    mode: CryptoMode,
     world_seed: u64,
     user_id: &str,
     kp_index: u64,
     welcome: &[u8],
     events: &[Event<'_>],
 ) -> Result<VerifyReport> {
-    let member = Member::new(world_seed, user_id);
+    let member = Member::with_mode(world_seed, user_id, mode);
     member.key_package(cfg, kp_index)?;
     let mut group = join(cfg, &member.provider, welcome)?;
     let mut report = VerifyReport {
@@ -119,4 +126,15 @@ pub fn verify(
     }
     report.final_epoch = group.epoch().as_u64();
     Ok(report)
+}
+
+/// Whether `bytes` (a TLS-serialized `KeyPackage`, as stored) is a valid key package:
+/// parsed and its signatures checked with real cryptography, as a server or client
+/// receiving it would. Lifetimes are not compared with the wall clock.
+pub fn key_package_valid(bytes: &[u8]) -> bool {
+    let Ok(kp) = KeyPackageIn::tls_deserialize_exact(bytes) else {
+        return false;
+    };
+    kp.validate(&DetCrypto::new([0; 32]), ProtocolVersion::Mls10)
+        .is_ok()
 }

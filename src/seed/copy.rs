@@ -149,6 +149,14 @@ impl std::fmt::Write for Bytes<'_> {
     }
 }
 
+/// What one table's COPY sent.
+pub struct Loaded {
+    pub rows: u64,
+    /// First 128 bits of the SHA-256 of the whole COPY text stream, in hex: it pins every
+    /// row's contents and position.
+    pub checksum: String,
+}
+
 /// Streams chunks from `rx` into `COPY table (columns) FROM STDIN` on one pooled connection.
 pub async fn load(
     pool: PgPool,
@@ -156,20 +164,34 @@ pub async fn load(
     columns: &'static str,
     mut rx: mpsc::Receiver<Vec<u8>>,
     progress: &indicatif::ProgressBar,
-) -> Result<u64, sqlx::Error> {
+) -> Result<Loaded, sqlx::Error> {
+    use sha2::Digest as _;
     let mut conn = pool.acquire().await?;
     let stmt = format!("COPY {table} ({columns}) FROM STDIN");
     let mut copy = conn.copy_in_raw(&stmt).await?;
+    let mut hash = sha2::Sha256::new();
+    let mut total = 0u64;
     while let Some(chunk) = rx.recv().await {
         // Rows in the chunk: one newline each (escaped newlines are `\n`, not 0x0a).
-        let rows = chunk.iter().filter(|&&b| b == b'\n').count();
-        progress.inc(rows as u64);
+        let rows = chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        total += rows;
+        progress.inc(rows);
+        hash.update(&chunk);
         if let Err(e) = copy.send(chunk).await {
             let _ = copy.abort("generator failed").await;
             return Err(e);
         }
     }
-    copy.finish().await
+    let stored = copy.finish().await?;
+    if stored != total {
+        return Err(sqlx::Error::Protocol(format!(
+            "COPY into {table} stored {stored} rows, {total} were sent"
+        )));
+    }
+    Ok(Loaded {
+        rows: stored,
+        checksum: hex::encode(&hash.finalize()[..16]),
+    })
 }
 
 #[cfg(test)]

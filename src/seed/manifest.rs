@@ -1,5 +1,5 @@
 //! The data manifest: seed, scale, server version and, per table, its row count and a
-//! checksum of its contents, computed by Postgres from what was actually stored.
+//! checksum of the COPY stream that loaded it.
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -22,8 +22,8 @@ pub const TABLES: &[&str] = &[
 pub struct TableManifest {
     pub name: String,
     pub rows: i64,
-    /// Sum over rows of the first 60 bits of md5(row as text), in decimal. The row text
-    /// includes its id, so the checksum pins every row's contents to its position.
+    /// First 128 bits of the SHA-256 of the table's COPY text stream, in hex. Rows carry
+    /// their ids, so it pins every row's contents and position.
     pub checksum: String,
 }
 
@@ -34,6 +34,10 @@ pub struct Manifest {
     pub scale: f64,
     pub postgres_version: String,
     pub tables: Vec<TableManifest>,
+    /// The 32-bit transaction id of the end of seeding: rows written later have a younger
+    /// `xmin` (see [`modified_since`]).
+    #[serde(default)]
+    pub seeded_xid: Option<String>,
     /// How the rows were shaped: the generator parameters in force.
     pub shape: serde_json::Value,
     /// Sizes and cohorts of interest for benches and load (user ids).
@@ -46,31 +50,29 @@ impl Manifest {
     }
 }
 
-/// Row count and checksum of each table, with text output settings pinned so the row text
-/// (and so the checksum) does not depend on session defaults.
-pub async fn checksums(pool: &PgPool) -> Result<Vec<TableManifest>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    sqlx::raw_sql(
-        "SET DateStyle = 'ISO, MDY'; SET bytea_output = 'hex'; SET extra_float_digits = 1",
-    )
-    .execute(&mut *conn)
-    .await?;
-    let mut out = Vec::with_capacity(TABLES.len());
-    for &table in TABLES {
+/// Whether any table changed since seeding: a different row count, or a row whose
+/// `xmin` is younger than the manifest's `seeded_xid` (inserted or updated later). A
+/// sequential scan per table, without reading the TOASTed MLS payloads. Manifests
+/// without `seeded_xid` (older versions) only compare row counts.
+pub async fn modified_since(pool: &PgPool, m: &Manifest) -> Result<bool, sqlx::Error> {
+    for t in &m.tables {
+        if !TABLES.contains(&t.name.as_str()) {
+            continue;
+        }
         let sql = format!(
-            "SELECT count(*)::int8, coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::int8), 0)::text \
-             FROM {table} t"
+            "SELECT count(*)::int8, count(*) FILTER (WHERE $1::text IS NOT NULL \
+             AND age(xmin) < age($1::text::xid))::int8 FROM {}",
+            t.name
         );
-        let (rows, checksum): (i64, String) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .fetch_one(&mut *conn)
+        let (rows, newer): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(m.seeded_xid.as_deref())
+            .fetch_one(pool)
             .await?;
-        out.push(TableManifest {
-            name: table.to_string(),
-            rows,
-            checksum,
-        });
+        if rows != t.rows || newer > 0 {
+            return Ok(true);
+        }
     }
-    Ok(out)
+    Ok(false)
 }
 
 /// The manifest stored by the last complete seeding run, if any.

@@ -13,10 +13,11 @@ use rand::RngExt;
 use super::copy::TableSink;
 use super::parallel;
 use super::params::world_now;
+use super::params::Shape;
 use super::rng::{self, lognormal_count, unit, GenRng};
 use super::world::World;
 use super::SeedError;
-use crate::mls::{create_group, Joiner, Member, SimConfig};
+use crate::mls::{create_group, CryptoMode, Joiner, Member, SimConfig};
 
 pub const KEY_PACKAGES_COLUMNS: &str =
     "id, user_id, device_id, package_data, hash, last_updated_at";
@@ -41,6 +42,26 @@ const TRACKED_JOINERS: usize = 2;
 /// The key package index a user spends to join group `g` (index 0 is the uploaded one).
 pub fn join_key_package_index(group: u32) -> u64 {
     u64::from(group) + 1
+}
+
+/// Whether group `g` is generated with real cryptography (see [`Shape::mls_live_groups`]).
+pub fn group_is_live(shape: &Shape, seed: u64, g: u32) -> bool {
+    g < shape.mls_live_groups || unit(seed, "mls-live-group", u64::from(g)) < shape.mls_live_share
+}
+
+/// Whether `user`'s uploaded key package is real (see [`Shape::mls_live_key_packages`]).
+pub fn key_package_is_live(shape: &Shape, seed: u64, user: u32) -> bool {
+    user <= shape.mls_live_key_packages
+        || unit(seed, "mls-live-key-package", u64::from(user)) < shape.mls_live_share
+}
+
+/// The generator's crypto mode for live and forged data.
+fn mode(live: bool) -> CryptoMode {
+    if live {
+        CryptoMode::Generate
+    } else {
+        CryptoMode::Forge
+    }
 }
 
 /// Plaintext prefix of message `i` of group `g`: lets `verify` check order and identity.
@@ -91,7 +112,8 @@ pub fn key_packages(world: &World, kps: &mut TableSink) -> Result<(), SeedError>
             {
                 continue;
             }
-            let member = Member::new(world.seed, &user.to_string());
+            let live = key_package_is_live(&world.shape, world.seed, user);
+            let member = Member::with_mode(world.seed, &user.to_string(), mode(live));
             let kp = member.key_package(&cfg, 0).map_err(gen_err)?;
             let age = rng::mix(world.seed, "kp-age", u64::from(user)) % (90 * 86_400);
             out.push((
@@ -159,6 +181,7 @@ fn group(world: &World, cfg: &SimConfig, g: u32) -> Result<Option<GroupRows>, Se
     if joiners.is_empty() {
         return Ok(None);
     }
+    let mode = mode(group_is_live(&world.shape, world.seed, g));
     let group_seed = crate::mls::derive_seed(&[
         b"group".as_slice(),
         &world.seed.to_be_bytes(),
@@ -168,7 +191,7 @@ fn group(world: &World, cfg: &SimConfig, g: u32) -> Result<Option<GroupRows>, Se
         .iter()
         .enumerate()
         .map(|(i, &u)| Joiner {
-            member: Member::new(world.seed, &u.to_string()),
+            member: Member::with_mode(world.seed, &u.to_string(), mode),
             kp_index: join_key_package_index(g),
             track: i < TRACKED_JOINERS,
         })
@@ -176,7 +199,7 @@ fn group(world: &World, cfg: &SimConfig, g: u32) -> Result<Option<GroupRows>, Se
     let (mut sim, creation) = create_group(
         cfg,
         group_seed,
-        Member::new(world.seed, &creator.to_string()),
+        Member::with_mode(world.seed, &creator.to_string(), mode),
         sim_joiners,
     )
     .map_err(gen_err)?;

@@ -3,7 +3,8 @@
 //! Order of work: claim + migrate the database, drop foreign keys and secondary indexes,
 //! generate and COPY every table concurrently (one generator thread and one connection per
 //! table; the MLS generator feeds its five tables at once), restore sequences, foreign keys
-//! and indexes, `VACUUM (ANALYZE)`, then checksum what was stored into the manifest.
+//! and indexes, `VACUUM (ANALYZE)`, then record row counts and checksums of what was sent
+//! (each COPY's stored row count is checked against the rows sent) in the manifest.
 
 mod cohorts;
 pub mod copy;
@@ -90,6 +91,8 @@ impl SeedOptions {
 pub struct TableTiming {
     pub table: &'static str,
     pub rows: u64,
+    #[serde(skip)]
+    pub checksum: String,
     pub seconds: f64,
     pub rows_per_sec: f64,
 }
@@ -99,8 +102,12 @@ pub struct TableTiming {
 pub struct SeedOutcome {
     pub manifest: Manifest,
     pub tables: Vec<TableTiming>,
+    /// Building the in-memory world (user activity, popularity, cohorts).
+    pub world_seconds: f64,
     pub load_seconds: f64,
     pub index_seconds: f64,
+    /// Checksums and cohorts, read back from the database.
+    pub manifest_seconds: f64,
     pub total_seconds: f64,
 }
 
@@ -159,6 +166,7 @@ pub async fn seed(
 
     let deferred = deferred::Deferred::take(pool).await?;
 
+    let world_started = Instant::now();
     let world_opts = opts.clone();
     let world = tokio::task::spawn_blocking(move || {
         World::new(
@@ -171,6 +179,7 @@ pub async fn seed(
     .await
     .map_err(|e| SeedError::Generator(e.to_string()))??;
     let world = Arc::new(world);
+    let world_seconds = world_started.elapsed().as_secs_f64();
 
     let load_started = Instant::now();
     let mut progress = progress::Progress::new(progress::Mode::detect(opts.quiet));
@@ -252,13 +261,28 @@ pub async fn seed(
         .map_err(sql("VACUUM (ANALYZE)"))?;
     let index_seconds = index_started.elapsed().as_secs_f64();
 
+    let manifest_started = Instant::now();
     let postgres_version: String = sqlx::query_scalar("SHOW server_version")
         .fetch_one(pool)
         .await
         .map_err(sql("reading the server version"))?;
-    let tables_manifest = manifest::checksums(pool)
+    let tables_manifest = TABLES
+        .iter()
+        .map(|&name| {
+            let t = tables.iter().find(|t| t.table == name);
+            TableManifest {
+                name: name.to_string(),
+                rows: t.map_or(0, |t| i64::try_from(t.rows).unwrap_or(i64::MAX)),
+                checksum: t.map(|t| t.checksum.clone()).unwrap_or_default(),
+            }
+        })
+        .collect();
+    // Everything written after this transaction id is a later change (see
+    // `manifest::modified_since`).
+    let seeded_xid: String = sqlx::query_scalar("SELECT (txid_current() % 4294967296)::text")
+        .fetch_one(pool)
         .await
-        .map_err(sql("computing checksums"))?;
+        .map_err(sql("reading the transaction id"))?;
     let cohorts = cohorts::cohorts(pool, &world).await?;
     let manifest = Manifest {
         generator_version: params::GENERATOR_VERSION,
@@ -266,6 +290,7 @@ pub async fn seed(
         scale: opts.scale,
         postgres_version,
         tables: tables_manifest,
+        seeded_xid: Some(seeded_xid),
         shape: serde_json::to_value(&opts.shape).unwrap_or_default(),
         cohorts,
     };
@@ -279,8 +304,10 @@ pub async fn seed(
     Ok(SeedOutcome {
         manifest,
         tables,
+        world_seconds,
         load_seconds,
         index_seconds,
+        manifest_seconds: manifest_started.elapsed().as_secs_f64(),
         total_seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -300,7 +327,7 @@ fn spawn_loader(
     let pool = pool.clone();
     tokio::spawn(async move {
         let started = Instant::now();
-        let rows = copy::load(pool, table, columns, rx, &bar)
+        let copy::Loaded { rows, checksum } = copy::load(pool, table, columns, rx, &bar)
             .await
             .map_err(|source| SeedError::Load { table, source })?;
         let seconds = started.elapsed().as_secs_f64();
@@ -317,6 +344,7 @@ fn spawn_loader(
         Ok(TableTiming {
             table,
             rows,
+            checksum,
             seconds,
             rows_per_sec,
         })

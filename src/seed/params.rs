@@ -2,10 +2,10 @@
 //! Every knob is named here with its default, and the README documents them.
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Version of the generators; bump when their output changes for a given seed.
-pub const GENERATOR_VERSION: u32 = 1;
+pub const GENERATOR_VERSION: u32 = 2;
 
 /// The documented password of every seeded user.
 pub const PASSWORD: &str = "intellacc-bench";
@@ -23,7 +23,8 @@ pub fn world_now() -> NaiveDateTime {
 }
 
 /// Shape parameters, with their defaults.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Shape {
     /// Users per unit of scale.
     pub users_per_scale: f64,
@@ -66,6 +67,15 @@ pub struct Shape {
     pub messages_per_commit: u32,
     /// Share of non-dormant users with an uploaded key package.
     pub key_package_share: f64,
+    /// MLS groups generated with real cryptography (verifiable by any MLS client): the
+    /// first `mls_live_groups` groups (all of them up to scale 1) and `mls_live_share` of
+    /// the rest. The others run the same openmls code with forged asymmetric primitives
+    /// (see `mls::CryptoMode::Forge`): real structure, epochs and lengths, not decryptable.
+    pub mls_live_groups: u32,
+    /// Uploaded key packages generated with real cryptography: users with id up to this
+    /// (all of them up to scale 1) and `mls_live_share` of the rest.
+    pub mls_live_key_packages: u32,
+    pub mls_live_share: f64,
 }
 
 impl Default for Shape {
@@ -94,6 +104,9 @@ impl Default for Shape {
             messages_per_group: 12.0,
             messages_per_commit: 25,
             key_package_share: 0.9,
+            mls_live_groups: 1_000,
+            mls_live_key_packages: 10_000,
+            mls_live_share: 0.1,
         }
     }
 }

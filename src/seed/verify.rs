@@ -5,9 +5,9 @@
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::mls::{join_key_package_index, plaintext_prefix};
-use super::params::world_now;
-use crate::mls::{self, Event, SimConfig};
+use super::mls::{group_is_live, join_key_package_index, plaintext_prefix};
+use super::params::{world_now, Shape};
+use crate::mls::{self, CryptoMode, Event, SimConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -35,6 +35,9 @@ pub struct GroupVerified {
     pub decrypted: usize,
     pub own_skipped: usize,
     pub final_epoch: u64,
+    /// The group was generated with real cryptography and verified as a real client
+    /// would; `false`: a forged group, replayed with the forged primitives.
+    pub real_crypto: bool,
 }
 
 /// Replays `group_id` as the last member that joined it by Welcome (in groups of four or
@@ -43,6 +46,7 @@ pub struct GroupVerified {
 pub async fn verify_group(
     pool: &PgPool,
     seed: u64,
+    shape: &Shape,
     group_id: &str,
 ) -> Result<GroupVerified, VerifyError> {
     let sql_err = |source| VerifyError::Sql {
@@ -76,6 +80,12 @@ pub async fn verify_group(
     .await
     .map_err(sql_err)?;
     let g = u32::try_from(index - 1).unwrap_or(0);
+    let real_crypto = group_is_live(shape, seed, g);
+    let mode = if real_crypto {
+        CryptoMode::Verify
+    } else {
+        CryptoMode::Forge
+    };
     let group = group_id.to_string();
     tokio::task::spawn_blocking(move || {
         // The joiner arrives at epoch 1 through its Welcome: the epoch-0 add commit is not
@@ -100,6 +110,7 @@ pub async fn verify_group(
         }
         let report = mls::verify(
             &SimConfig::fixed(),
+            mode,
             seed,
             &verifier.to_string(),
             join_key_package_index(g),
@@ -118,6 +129,7 @@ pub async fn verify_group(
             decrypted: report.messages,
             own_skipped: report.own_skipped,
             final_epoch: report.final_epoch,
+            real_crypto,
         })
     })
     .await
