@@ -241,10 +241,10 @@ pub struct WelcomeFor {
     pub user_id: String,
     pub kp_index: u64,
     pub key_package: GeneratedKeyPackage,
-    /// MLSMessage(Welcome) containing only this member's EncryptedGroupSecrets
-    /// (plus the shared encrypted GroupInfo incl. ratchet-tree extension).
-    /// Enough on its own to join.
-    pub welcome: Vec<u8>,
+    /// The member's own part of its MLSMessage(Welcome): header, cipher suite and its
+    /// EncryptedGroupSecrets. The whole Welcome is this followed by
+    /// [`GroupCreation::welcome_tail`] (see [`GroupCreation::welcome`]).
+    pub welcome_head: Vec<u8>,
 }
 
 /// Output of [`create_group`].
@@ -259,6 +259,16 @@ pub struct GroupCreation {
     pub welcome_all: Vec<u8>,
     /// One per-member Welcome per joiner, in joiner order.
     pub welcomes: Vec<WelcomeFor>,
+    /// The encrypted GroupInfo (with the ratchet tree) every member's Welcome ends with:
+    /// kept once, not once per member (about 100 KB in a 300-member group).
+    pub welcome_tail: Vec<u8>,
+}
+
+impl GroupCreation {
+    /// The complete MLSMessage(Welcome) of joiner `i`: enough on its own to join.
+    pub fn welcome(&self, i: usize) -> Vec<u8> {
+        [self.welcomes[i].welcome_head.as_slice(), &self.welcome_tail].concat()
+    }
 }
 
 /// An application message produced by [`GroupSim::send`].
@@ -329,20 +339,21 @@ pub fn create_group(
     let welcome_all = welcome.to_bytes()?;
 
     // Split the Welcome per member.
-    let split = split_welcome(&welcome_all)?;
+    let SplitWelcome { heads, tail } = split_welcome(&welcome_all)?;
     let mut welcomes = Vec::with_capacity(joiners.len());
     let mut tracked = vec![Tracked {
         member: creator,
         group,
     }];
     for (j, kp) in joiners.into_iter().zip(kps) {
-        let welcome = split
+        let welcome_head = heads
             .iter()
             .find(|(r, _)| *r == kp.hash_ref)
-            .map(|(_, w)| w.clone())
+            .map(|(_, h)| h.clone())
             .ok_or("welcome has no secrets for a joiner")?;
         let user_id = j.member.user_id.clone();
         if j.track {
+            let welcome = [welcome_head.as_slice(), &tail].concat();
             let group = join(cfg, &j.member.provider, &welcome)?;
             tracked.push(Tracked {
                 member: j.member,
@@ -353,7 +364,7 @@ pub fn create_group(
             user_id,
             kp_index: j.kp_index,
             key_package: kp,
-            welcome,
+            welcome_head,
         });
     }
 
@@ -372,6 +383,7 @@ pub fn create_group(
             epoch,
             welcome_all,
             welcomes,
+            welcome_tail: tail,
         },
     ))
 }
@@ -445,30 +457,35 @@ struct WelcomeWire {
     encrypted_group_info: VLBytes,
 }
 
+/// An MLSMessage(Welcome) split into one Welcome per EncryptedGroupSecrets: member `i`'s
+/// Welcome is `heads[i].1` followed by `tail`.
+pub struct SplitWelcome {
+    /// (KeyPackageRef bytes, head: MLSMessage header, cipher suite, the one secret)
+    pub heads: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The serialized encrypted GroupInfo, shared by every member's Welcome.
+    pub tail: Vec<u8>,
+}
+
 /// Split an MLSMessage(Welcome) into one MLSMessage(Welcome) per
-/// EncryptedGroupSecrets. Returns `(KeyPackageRef bytes, welcome bytes)`.
-/// This is valid MLS: the GroupInfo is encrypted with the shared welcome
-/// key/nonce and signed independently of the `secrets` list.
-pub fn split_welcome(msg: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+/// EncryptedGroupSecrets. This is valid MLS: the GroupInfo is encrypted with the shared
+/// welcome key/nonce and signed independently of the `secrets` list.
+pub fn split_welcome(msg: &[u8]) -> Result<SplitWelcome> {
     let welcome = match MlsMessageIn::tls_deserialize_exact(msg)?.extract() {
         MlsMessageBodyIn::Welcome(w) => w,
         _ => return Err("not a welcome".into()),
     };
     let wire = WelcomeWire::tls_deserialize_exact(welcome.tls_serialize_detached()?)?;
-    let mut out = Vec::with_capacity(wire.secrets.len());
+    // What `MlsMessageOut::from_welcome(single, mls10).to_bytes()` writes, field by field
+    // (a TLS struct is its fields in order): the MLSMessage header (mls10, wire format
+    // mls_welcome), cipher suite, the one-element secrets vector, then the encrypted
+    // GroupInfo, serialized once for all members.
+    let tail = wire.encrypted_group_info.tls_serialize_detached()?;
+    let mut heads = Vec::with_capacity(wire.secrets.len());
     for s in &wire.secrets {
-        let single = WelcomeWire {
-            cipher_suite: wire.cipher_suite,
-            secrets: vec![s.clone()],
-            encrypted_group_info: wire.encrypted_group_info.clone(),
-        };
-        // MLSMessage header (mls10, wire format mls_welcome), then the Welcome itself:
-        // what `MlsMessageOut::from_welcome(..).to_bytes()` writes, without re-parsing the
-        // (for large groups, ~100 KB) encrypted GroupInfo once per member.
-        let mut bytes = Vec::with_capacity(wire.encrypted_group_info.as_slice().len() + 256);
-        bytes.extend_from_slice(&[0, 1, 0, 3]);
-        single.tls_serialize(&mut bytes)?;
-        out.push((s.new_member().as_slice().to_vec(), bytes));
+        let mut head = vec![0, 1, 0, 3];
+        wire.cipher_suite.tls_serialize(&mut head)?;
+        vec![s.clone()].tls_serialize(&mut head)?;
+        heads.push((s.new_member().as_slice().to_vec(), head));
     }
-    Ok(out)
+    Ok(SplitWelcome { heads, tail })
 }

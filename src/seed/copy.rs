@@ -92,12 +92,19 @@ impl TableSink {
 
     /// BYTEA in hex form; the backslash of `\x` is itself escaped for COPY text.
     pub fn bytea(&mut self, data: &[u8]) -> &mut Self {
+        self.bytea_parts(&[data])
+    }
+
+    /// One BYTEA value made of `parts` in order (written without joining them first).
+    pub fn bytea_parts(&mut self, parts: &[&[u8]]) -> &mut Self {
         self.sep();
         self.buf.extend_from_slice(b"\\\\x");
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        for &b in data {
-            self.buf.push(HEX[usize::from(b >> 4)]);
-            self.buf.push(HEX[usize::from(b & 0xf)]);
+        for part in parts {
+            for &b in *part {
+                self.buf.push(HEX[usize::from(b >> 4)]);
+                self.buf.push(HEX[usize::from(b & 0xf)]);
+            }
         }
         self
     }

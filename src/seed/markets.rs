@@ -36,10 +36,6 @@ pub fn events(world: &World, sink: &mut TableSink) -> Result<(), SeedError> {
     let mut rng = rng::stream(world.seed, "events", 0);
     let now = world_now();
     let shape = &world.shape;
-    let mut heat_rank = vec![0u32; world.counts.events as usize];
-    for (rank, &e) in world.events_by_popularity.iter().enumerate() {
-        heat_rank[e as usize - 1] = u32::try_from(rank).unwrap_or(u32::MAX);
-    }
     for id in 1..=world.counts.events {
         let phrase: String = CatchPhrase().fake_with_rng(&mut rng);
         let bs: String = Bs().fake_with_rng(&mut rng);
@@ -63,12 +59,12 @@ pub fn events(world: &World, sink: &mut TableSink) -> Result<(), SeedError> {
             Some(_) => rng.random_range(0.0001..0.10),
             None => rng.random_range(0.03..0.97),
         };
-        let creator = world.by_popularity[world.popularity.sample(&mut rng)];
+        let creator = world.popular_user(&mut rng);
         let created = (closing - TimeDelta::seconds(rng.random_range(7 * 86_400..200 * 86_400)))
             .max(user_created_at(creator, world.users()))
             .min(now);
         // Hot markets (low popularity rank) carry the most stake.
-        let heat = f64::from(heat_rank[id as usize - 1]);
+        let heat = f64::from(world.event_rank(id));
         let stake = 50_000.0 / (1.0 + heat) * (0.5 * rng::normal(&mut rng)).exp();
         sink.int(id.into())
             .text(&title)
@@ -111,7 +107,7 @@ pub fn user_shares(world: &World, sink: &mut TableSink) -> Result<(), SeedError>
         while (chosen.len() as u64) < k && attempts < 20 * k + 50 {
             attempts += 1;
             let e = if rng.random_bool(0.8) {
-                world.events_by_popularity[world.market_popularity.sample(&mut rng)]
+                world.popular_event(&mut rng)
             } else {
                 rng.random_range(1..=events)
             };

@@ -76,7 +76,7 @@ fn gen_err(e: impl std::fmt::Display) -> SeedError {
 /// Group size class: DM, small group or large group.
 fn group_size(world: &World, rng: &mut GenRng) -> usize {
     let s = &world.shape;
-    let active = world.authors.len().max(2);
+    let active = (world.active_users() as usize).max(2);
     let roll: f64 = rng.random();
     let size = if roll < s.dm_share {
         2
@@ -149,8 +149,9 @@ struct GroupRows {
     members: Vec<(u32, NaiveDateTime)>,
     /// (sender, epoch, content type, bytes, sent at)
     messages: Vec<(u32, u64, &'static str, Vec<u8>, NaiveDateTime)>,
-    /// (receiver, bytes)
+    /// (receiver, head of its Welcome); each Welcome is its head then `welcome_tail`.
     welcomes: Vec<(u32, Vec<u8>)>,
+    welcome_tail: Vec<u8>,
 }
 
 fn parse_user(id: &str) -> Result<u32, SeedError> {
@@ -162,7 +163,7 @@ fn group(world: &World, cfg: &SimConfig, g: u32) -> Result<Option<GroupRows>, Se
     let now = world_now();
     let mut rng = rng::stream(world.seed, "mls-group", u64::from(g));
     let size = group_size(world, &mut rng);
-    let creator = world.authors[world.author_activity.sample(&mut rng)];
+    let creator = world.active_author(&mut rng);
     let mut chosen: HashSet<u32> = HashSet::new();
     chosen.insert(creator);
     let mut joiners: Vec<u32> = Vec::with_capacity(size);
@@ -170,9 +171,9 @@ fn group(world: &World, cfg: &SimConfig, g: u32) -> Result<Option<GroupRows>, Se
     while chosen.len() < size && attempts < 50 * size {
         attempts += 1;
         let u = if rng.random_bool(0.5) {
-            world.authors[world.author_activity.sample(&mut rng)]
+            world.active_author(&mut rng)
         } else {
-            world.authors[rng.random_range(0..world.authors.len())]
+            world.any_active_user(&mut rng)
         };
         if chosen.insert(u) {
             joiners.push(u);
@@ -223,8 +224,9 @@ fn group(world: &World, cfg: &SimConfig, g: u32) -> Result<Option<GroupRows>, Se
     let mut messages = vec![(creator, 0, "commit", creation.commit, created)];
     let mut welcomes = Vec::with_capacity(creation.welcomes.len());
     for w in creation.welcomes {
-        welcomes.push((parse_user(&w.user_id)?, w.welcome));
+        welcomes.push((parse_user(&w.user_id)?, w.welcome_head));
     }
+    let welcome_tail = creation.welcome_tail;
     // Application traffic, skewed across groups; large groups talk more.
     let base = world.shape.messages_per_group * 0.5 * if size > 12 { 3.0 } else { 1.0 };
     let count = lognormal_count(&mut rng, base, 1.2, 0, 5000);
@@ -259,6 +261,7 @@ fn group(world: &World, cfg: &SimConfig, g: u32) -> Result<Option<GroupRows>, Se
         members,
         messages,
         welcomes,
+        welcome_tail,
     }))
 }
 
@@ -314,12 +317,12 @@ pub fn groups(world: &World, sinks: Vec<TableSink>) -> Result<(), SeedError> {
                 messages.end_row()?;
                 message_id += 1;
             }
-            for (receiver, bytes) in r.welcomes {
+            for (receiver, head) in r.welcomes {
                 welcomes
                     .int(welcome_id)
                     .text(&r.group_id)
                     .int(receiver.into())
-                    .bytea(&bytes)
+                    .bytea_parts(&[&head, &r.welcome_tail])
                     .timestamp(r.created);
                 welcomes.end_row()?;
                 welcome_id += 1;

@@ -88,7 +88,7 @@ pub fn follows(world: &World, sink: &mut TableSink) -> Result<(), SeedError> {
         while (chosen.len() as u64) < k && attempts < 20 * k + 100 {
             attempts += 1;
             let target = if rng.random_bool(0.7) {
-                world.by_popularity[world.popularity.sample(&mut rng)]
+                world.popular_user(&mut rng)
             } else {
                 rng.random_range(1..=n)
             };
@@ -119,7 +119,7 @@ pub fn follows(world: &World, sink: &mut TableSink) -> Result<(), SeedError> {
 pub fn posts(world: &World, sink: &mut TableSink) -> Result<(), SeedError> {
     let mut rng = rng::stream(world.seed, "posts", 0);
     let total = world.counts.posts;
-    if world.authors.is_empty() {
+    if world.active_users() == 0 {
         return Ok(());
     }
     let span = world.shape.post_history_days * 86_400;
@@ -132,12 +132,12 @@ pub fn posts(world: &World, sink: &mut TableSink) -> Result<(), SeedError> {
         #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
         let age = ((1.0 - progress).powi(2) * span as f64) as i64;
         let at = now - TimeDelta::seconds(age) - TimeDelta::milliseconds(rng.random_range(0..1000));
-        let mut author = world.authors[world.author_activity.sample(&mut rng)];
+        let mut author = world.active_author(&mut rng);
         for _ in 0..8 {
             if user_created_at(author, n) <= at {
                 break;
             }
-            author = world.authors[world.author_activity.sample(&mut rng)];
+            author = world.active_author(&mut rng);
         }
         let content: String = if rng.random_bool(0.3) {
             let words: Vec<String> = Words(3..8).fake_with_rng(&mut rng);
