@@ -103,6 +103,9 @@ pub fn print_outcome(o: &SeedOutcome) {
          checksums/cohorts {:.1} s)",
         o.total_seconds, o.world_seconds, o.load_seconds, o.index_seconds, o.manifest_seconds
     );
+    #[allow(clippy::cast_precision_loss)]
+    let mb = o.database_bytes as f64 / 1_048_576.0;
+    eprintln!("database size {mb:.0} MB");
     for t in &o.manifest.tables {
         eprintln!(
             "  {:<22} {:>10} rows  checksum {}",

@@ -108,6 +108,8 @@ pub struct SeedOutcome {
     pub index_seconds: f64,
     /// Checksums and cohorts, read back from the database.
     pub manifest_seconds: f64,
+    /// On-disk size of the database after seeding (`pg_database_size`).
+    pub database_bytes: i64,
     pub total_seconds: f64,
 }
 
@@ -262,6 +264,10 @@ pub async fn seed(
     let index_seconds = index_started.elapsed().as_secs_f64();
 
     let manifest_started = Instant::now();
+    let database_bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+        .fetch_one(pool)
+        .await
+        .map_err(sql("reading the database size"))?;
     let postgres_version: String = sqlx::query_scalar("SHOW server_version")
         .fetch_one(pool)
         .await
@@ -308,6 +314,7 @@ pub async fn seed(
         load_seconds,
         index_seconds,
         manifest_seconds: manifest_started.elapsed().as_secs_f64(),
+        database_bytes,
         total_seconds: started.elapsed().as_secs_f64(),
     })
 }
