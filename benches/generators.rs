@@ -65,6 +65,29 @@ fn generators(c: &mut Criterion) {
     group.bench_function("mls_groups+members+messages+welcomes", |b| {
         b.iter(|| run_groups(&world))
     });
+    // The same worlds with every MLS row forged (what most rows are beyond scale 1).
+    let forged = World::new(
+        42,
+        SCALE,
+        Shape {
+            mls_live_groups: 0,
+            mls_live_key_packages: 0,
+            mls_live_share: 0.0,
+            ..Shape::default()
+        },
+        2,
+    )
+    .expect("world");
+    let rows = run(&forged, "mls_key_packages", mls::key_packages);
+    group.throughput(Throughput::Elements(rows));
+    group.bench_function("mls_key_packages (forged)", |b| {
+        b.iter(|| run(&forged, "mls_key_packages", mls::key_packages))
+    });
+    let rows = run_groups(&forged);
+    group.throughput(Throughput::Elements(rows));
+    group.bench_function("mls_groups+members+messages+welcomes (forged)", |b| {
+        b.iter(|| run_groups(&forged))
+    });
     group.finish();
 }
 

@@ -59,6 +59,20 @@ pub struct DataArgs {
     /// depend on it.
     #[arg(long, value_parser = clap::value_parser!(usize))]
     pub jobs: Option<usize>,
+    /// Share of MLS groups and key packages beyond scale 1 generated with real
+    /// cryptography (everything up to scale 1 always is); the rest use forged asymmetric
+    /// primitives (see the README). 1 makes every row verifiable, and seeding slower.
+    #[arg(long, default_value_t = 0.1, value_parser = parse_share)]
+    pub mls_live_share: f64,
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a share between 0 and 1"))
+    }
 }
 
 #[derive(Debug, Clone, Args)]

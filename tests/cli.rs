@@ -84,6 +84,9 @@ fn bad_database_url_and_scale_are_errors() {
     assert!(err.contains("database URL"), "{err}");
     let (code, err) = bench(&["seed", "--scale", "abc"]);
     assert_eq!(code, 2, "{err}");
+    let (code, err) = bench(&["seed", "--mls-live-share", "1.5"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("share between 0 and 1"), "{err}");
     let (code, err) = bench(&["run", "--duration", "0"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("duration"), "{err}");

@@ -361,3 +361,26 @@ async fn bad_scale_is_an_error_before_anything_is_touched() {
     .unwrap();
     assert_eq!(tables, 0);
 }
+
+#[tokio::test]
+async fn changes_after_seeding_are_detected() {
+    let url = common::seeded_db().await;
+    let pool = common::pool(&url).await;
+    let m = manifest::stored(&pool).await.unwrap().unwrap();
+    assert!(m.seeded_xid.is_some());
+    assert!(!manifest::modified_since(&pool, &m).await.unwrap());
+    // An update keeps the row count but gives the row a younger xmin.
+    sqlx::query("UPDATE users SET rp_balance = rp_balance + 1 WHERE id = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(manifest::modified_since(&pool, &m).await.unwrap());
+
+    let url = common::seeded_db().await;
+    let pool = common::pool(&url).await;
+    sqlx::query("DELETE FROM follows WHERE ctid = (SELECT ctid FROM follows LIMIT 1)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(manifest::modified_since(&pool, &m).await.unwrap());
+}

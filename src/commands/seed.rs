@@ -43,7 +43,10 @@ pub async fn seed_now(
         scale: data.scale,
         reset: data.reset,
         quiet,
-        shape: Shape::default(),
+        shape: Shape {
+            mls_live_share: data.mls_live_share,
+            ..Shape::default()
+        },
         jobs: data.jobs.unwrap_or_else(default_jobs),
     };
     if !quiet {
@@ -68,7 +71,8 @@ pub async fn ensure_seeded(
             #[allow(clippy::float_cmp)]
             let same = m.seed == data.seed
                 && m.scale == data.scale
-                && m.generator_version == crate::seed::params::GENERATOR_VERSION;
+                && m.generator_version == crate::seed::params::GENERATOR_VERSION
+                && m.shape["mls_live_share"].as_f64() == Some(data.mls_live_share);
             if same {
                 // Earlier load runs write (trades, posted messages): say so when the data
                 // is no longer what the manifest describes.
