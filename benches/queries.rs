@@ -14,6 +14,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use intellacc_bench::cases::{self, Case};
 use intellacc_bench::db::{target, Cluster, PgBinaries};
 use intellacc_bench::indexes::measure::{self, Write, WriteParams};
+use intellacc_bench::seed::params::GENERATOR_VERSION;
 use intellacc_bench::seed::{self, manifest, Manifest, SeedOptions};
 use intellacc_bench::workload::FeedVariant;
 use sqlx::PgPool;
@@ -31,15 +32,31 @@ struct Bench {
     _cluster: Option<Cluster>,
 }
 
-async fn seeded(pool: &PgPool, seed: u64, scale: f64) -> Manifest {
+/// Reuses the data when it was seeded with the same seed, scale and generator version.
+/// Otherwise seeds; `ours` (the kept bench cluster) allows replacing older harness data,
+/// a `DATABASE_URL` database is never reset from here.
+async fn seeded(pool: &PgPool, seed: u64, scale: f64, ours: bool) -> Manifest {
+    let mut reset = false;
     if let Some(m) = manifest::stored(pool).await.expect("read manifest") {
         #[allow(clippy::float_cmp)]
-        if m.seed == seed && m.scale == scale {
+        if m.seed == seed && m.scale == scale && m.generator_version == GENERATOR_VERSION {
             return m;
         }
+        assert!(
+            ours,
+            "DATABASE_URL holds intellacc-bench data (seed {}, scale {}, generator version {}) \
+             other than what this bench needs (seed {seed}, scale {scale}, version \
+             {GENERATOR_VERSION}): re-seed it with `intellacc-bench seed --reset`",
+            m.seed, m.scale, m.generator_version
+        );
+        reset = true;
     }
     eprintln!("seeding the bench database (seed {seed}, scale {scale}); later runs reuse it");
-    seed::seed(pool, "bench", &SeedOptions::new(seed, scale))
+    let opts = SeedOptions {
+        reset,
+        ..SeedOptions::new(seed, scale)
+    };
+    seed::seed(pool, "bench", &opts)
         .await
         .expect("seeding the bench database (a database with other data is never touched)")
         .manifest
@@ -48,7 +65,7 @@ async fn seeded(pool: &PgPool, seed: u64, scale: f64) -> Manifest {
 async fn setup(seed: u64, scale: f64) -> Bench {
     if let Ok(url) = std::env::var("DATABASE_URL") {
         let pool = target::pool(&url, 12).await.expect("DATABASE_URL");
-        let manifest = seeded(&pool, seed, scale).await;
+        let manifest = seeded(&pool, seed, scale, false).await;
         return Bench {
             pool,
             manifest,
@@ -77,7 +94,7 @@ async fn setup(seed: u64, scale: f64) -> Bench {
     }
     admin.close().await;
     let pool = target::pool(&cluster.url(&db), 12).await.unwrap();
-    let manifest = seeded(&pool, seed, scale).await;
+    let manifest = seeded(&pool, seed, scale, true).await;
     Bench {
         pool,
         manifest,

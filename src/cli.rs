@@ -49,7 +49,8 @@ pub struct DataArgs {
     /// Scale factor: 1 = 10,000 users; fractions allowed (0.1 = 1,000 users).
     #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
     pub scale: f64,
-    /// Seed of every random choice; the same seed and scale give the same rows.
+    /// Seed of every random choice; the same seed, scale and MLS live share give the same
+    /// rows.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Drop and re-seed a database that already holds intellacc-bench data.

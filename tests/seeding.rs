@@ -367,7 +367,7 @@ async fn changes_after_seeding_are_detected() {
     let url = common::seeded_db().await;
     let pool = common::pool(&url).await;
     let m = manifest::stored(&pool).await.unwrap().unwrap();
-    assert!(m.seeded_xid.is_some());
+    assert!(m.seeded_xid.is_some() && m.cluster_id.is_some());
     assert!(!manifest::modified_since(&pool, &m).await.unwrap());
     // An update keeps the row count but gives the row a younger xmin.
     sqlx::query("UPDATE users SET rp_balance = rp_balance + 1 WHERE id = 1")

@@ -42,7 +42,8 @@ pub async fn run(connect: &ConnectOpts, args: VerifyArgs) -> anyhow::Result<Exit
         m.seed,
         m.scale
     );
-    let mut shape: Shape = serde_json::from_value(m.shape.clone()).unwrap_or_default();
+    let mut shape: Shape = serde_json::from_value(m.shape.clone())
+        .map_err(|e| anyhow::anyhow!("the stored manifest's shape is unreadable: {e}"))?;
     if m.generator_version < 2 {
         // Generator version 1 made every group with real cryptography.
         shape.mls_live_groups = u32::MAX;

@@ -12,12 +12,17 @@
 //!   from a per-operation key + the call's inputs because openmls issues these
 //!   calls from rayon worker threads in nondeterministic order) and
 //!   `signature_key_gen`.
-//! * Signature keys derived from the seed (`SignatureKeyPair::from_raw`).
+//! * Signature keys derived from the seed ([`MemberSigner`]).
 //! * Explicit key-package / leaf-node lifetimes (`Lifetime::init`) instead of
 //!   `Lifetime::default()` which reads the wall clock.
 //! * Re-seeding the acting member's RNG before every operation from
 //!   `(group seed, op counter)`, so outputs of one group never depend on what
 //!   other groups were generated before it (order / parallelism independent).
+//!
+//! [`CryptoMode`] picks the asymmetric primitives: real ones (`Verify`, and `Generate`,
+//! which gives the same bytes without re-checking its own signatures), or the forged
+//! SHA-256 stand-ins (`Forge`) used for the non-verifiable share of large seeds: same
+//! openmls code paths and lengths, no confidentiality or authenticity.
 //!
 //! Ciphersuite: MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519.
 

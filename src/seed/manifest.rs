@@ -38,6 +38,10 @@ pub struct Manifest {
     /// `xmin` (see [`modified_since`]).
     #[serde(default)]
     pub seeded_xid: Option<String>,
+    /// The cluster's `system_identifier`: `seeded_xid` only means something there (a dump
+    /// restored elsewhere has other transaction ids).
+    #[serde(default)]
+    pub cluster_id: Option<String>,
     /// How the rows were shaped: the generator parameters in force.
     pub shape: serde_json::Value,
     /// Sizes and cohorts of interest for benches and load (user ids).
@@ -50,11 +54,28 @@ impl Manifest {
     }
 }
 
+/// The cluster's `system_identifier`, when this role may read it.
+pub async fn cluster_id(pool: &PgPool) -> Option<String> {
+    sqlx::query_scalar("SELECT system_identifier::text FROM pg_control_system()")
+        .fetch_one(pool)
+        .await
+        .ok()
+}
+
 /// Whether any table changed since seeding: a different row count, or a row whose
 /// `xmin` is younger than the manifest's `seeded_xid` (inserted or updated later). A
-/// sequential scan per table, without reading the TOASTed MLS payloads. Manifests
-/// without `seeded_xid` (older versions) only compare row counts.
+/// sequential scan per table, without reading the TOASTed MLS payloads.
+///
+/// The `xmin` test needs the cluster that seeded (same `cluster_id`) and fewer than 2^31
+/// transactions since (`age()` is 32-bit); otherwise, and for manifests without
+/// `seeded_xid`, only row counts are compared.
 pub async fn modified_since(pool: &PgPool, m: &Manifest) -> Result<bool, sqlx::Error> {
+    let same_cluster = m.cluster_id.is_some() && cluster_id(pool).await == m.cluster_id;
+    let xid = if same_cluster {
+        m.seeded_xid.as_deref()
+    } else {
+        None
+    };
     for t in &m.tables {
         if !TABLES.contains(&t.name.as_str()) {
             continue;
@@ -65,7 +86,7 @@ pub async fn modified_since(pool: &PgPool, m: &Manifest) -> Result<bool, sqlx::E
             t.name
         );
         let (rows, newer): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(m.seeded_xid.as_deref())
+            .bind(xid)
             .fetch_one(pool)
             .await?;
         if rows != t.rows || newer > 0 {

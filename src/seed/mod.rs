@@ -106,7 +106,7 @@ pub struct SeedOutcome {
     pub world_seconds: f64,
     pub load_seconds: f64,
     pub index_seconds: f64,
-    /// Checksums and cohorts, read back from the database.
+    /// The manifest: database size, transaction id and cohorts, read from the database.
     pub manifest_seconds: f64,
     /// On-disk size of the database after seeding (`pg_database_size`).
     pub database_bytes: i64,
@@ -144,7 +144,15 @@ pub async fn seed(
         DbState::Ours { state, .. } => {
             if !opts.reset {
                 let state = match manifest::stored(pool).await {
-                    Ok(Some(m)) => format!("{state}, seed {} at scale {}", m.seed, m.scale),
+                    Ok(Some(m)) => format!(
+                        "{state}, seed {} at scale {}, generator version {}, MLS live share {}",
+                        m.seed,
+                        m.scale,
+                        m.generator_version,
+                        m.shape["mls_live_share"]
+                            .as_f64()
+                            .map_or_else(|| "1 (all)".to_string(), |v| v.to_string())
+                    ),
                     _ => state,
                 };
                 return Err(MarkerError::AlreadySeeded {
@@ -297,6 +305,7 @@ pub async fn seed(
         postgres_version,
         tables: tables_manifest,
         seeded_xid: Some(seeded_xid),
+        cluster_id: manifest::cluster_id(pool).await,
         shape: serde_json::to_value(&opts.shape).unwrap_or_default(),
         cohorts,
     };
