@@ -47,7 +47,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// Scale factor: 1 = 10,000 users; fractions allowed (0.1 = 1,000 users).
-    #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse_scale, allow_negative_numbers = true)]
     pub scale: f64,
     /// Seed of every random choice; the same seed, scale and MLS live share give the same
     /// rows.
@@ -63,7 +63,12 @@ pub struct DataArgs {
     /// Share of MLS groups and key packages beyond scale 1 generated with real
     /// cryptography (everything up to scale 1 always is); the rest use forged asymmetric
     /// primitives (see the README). 1 makes every row verifiable, and seeding slower.
-    #[arg(long, default_value_t = 0.1, value_parser = parse_share)]
+    #[arg(
+        long,
+        default_value_t = 0.1,
+        value_parser = parse_share,
+        allow_negative_numbers = true
+    )]
     pub mls_live_share: f64,
 }
 
@@ -166,7 +171,7 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
     /// How many groups to replay (an even sample over all groups).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub groups: u32,
     /// One line per group.
     #[arg(long, short)]

@@ -384,3 +384,19 @@ async fn changes_after_seeding_are_detected() {
         .unwrap();
     assert!(manifest::modified_since(&pool, &m).await.unwrap());
 }
+
+#[tokio::test]
+async fn refuses_the_maintenance_database() {
+    let pool = common::pool(&common::cluster().url("postgres")).await;
+    let err = seed::seed(&pool, "postgres", &SeedOptions::new(1, 0.01))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("maintenance database"), "{err}");
+    let marker: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'intellacc_bench_marker')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(!marker);
+}

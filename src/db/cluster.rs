@@ -78,6 +78,14 @@ impl PgBinaries {
         }
         for dir in &candidates {
             if dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() {
+                // Follow symlinks (e.g. /usr/local/bin/pg_ctl -> /usr/lib/postgresql/15/bin):
+                // the installation's directory is where its other binaries and its
+                // libraries (pg_stat_statements) are.
+                let dir = &std::fs::canonicalize(dir.join("pg_ctl"))
+                    .ok()
+                    .and_then(|p| p.parent().map(Path::to_path_buf))
+                    .filter(|real| real.join("initdb").is_file())
+                    .unwrap_or_else(|| dir.clone());
                 let version = command_output(Command::new(dir.join("postgres")).arg("--version"))
                     .map(|s| s.trim().to_string())
                     .unwrap_or_else(|_| "unknown".into());

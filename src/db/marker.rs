@@ -20,6 +20,11 @@ pub enum MarkerError {
     )]
     AlreadySeeded { database: String, state: String },
     #[error(
+        "database `{database}` is a maintenance database of the server: the harness does not \
+         take it over; create one for it (e.g. `createdb bench`) and point the URL there"
+    )]
+    Maintenance { database: String },
+    #[error(
         "database `{database}` has no seeded data (state: {state}); run `intellacc-bench seed` first"
     )]
     NotSeeded { database: String, state: String },
@@ -85,6 +90,12 @@ pub async fn claim_and_migrate(pool: &PgPool, database: &str) -> Result<DbState,
             })
         }
         DbState::Empty => {
+            let current: String = sqlx::query_scalar("SELECT current_database()::text")
+                .fetch_one(pool)
+                .await?;
+            if matches!(current.as_str(), "postgres" | "template0" | "template1") {
+                return Err(MarkerError::Maintenance { database: current });
+            }
             sqlx::query(
                 "CREATE TABLE intellacc_bench_marker (created_at TIMESTAMPTZ NOT NULL DEFAULT now(), \
                  tool_version TEXT NOT NULL)",
