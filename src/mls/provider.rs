@@ -108,11 +108,16 @@ impl DetCrypto {
         (key, nonce)
     }
 
-    fn forged_enc(&self, inputs: &[&[u8]]) -> std::result::Result<[u8; 32], CryptoError> {
-        let key = *self
-            .hpke_key
+    /// The current per-operation key of HPKE ephemeral derivations.
+    fn hpke_key(&self) -> std::result::Result<Seed, CryptoError> {
+        self.hpke_key
             .lock()
-            .map_err(|_| CryptoError::InsufficientRandomness)?;
+            .map(|k| *k)
+            .map_err(|_| CryptoError::InsufficientRandomness)
+    }
+
+    fn forged_enc(&self, inputs: &[&[u8]]) -> std::result::Result<[u8; 32], CryptoError> {
+        let key = self.hpke_key()?;
         let mut parts: Vec<&[u8]> = vec![b"enc", &key];
         parts.extend_from_slice(inputs);
         Ok(forge_hash(&parts))
@@ -142,10 +147,7 @@ impl DetCrypto {
             kdf_mode(config.1),
             aead_mode(config.2),
         );
-        let key = *self
-            .hpke_key
-            .lock()
-            .map_err(|_| CryptoError::InsufficientRandomness)?;
+        let key = self.hpke_key()?;
         let mut parts: Vec<&[u8]> = vec![b"eph", &key];
         parts.extend_from_slice(inputs);
         let a = derive_seed(&parts);

@@ -272,14 +272,17 @@ pub async fn seed(
     let index_seconds = index_started.elapsed().as_secs_f64();
 
     let manifest_started = Instant::now();
-    let database_bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
-        .fetch_one(pool)
-        .await
-        .map_err(sql("reading the database size"))?;
-    let postgres_version: String = sqlx::query_scalar("SHOW server_version")
-        .fetch_one(pool)
-        .await
-        .map_err(sql("reading the server version"))?;
+    // Size, server version and the transaction id after which any write is a later change
+    // (see `manifest::modified_since`), in one round trip.
+    let (database_bytes, postgres_version, seeded_xid): (i64, String, String) = sqlx::query_as(
+        "SELECT pg_database_size(current_database()), current_setting('server_version'), \
+         (txid_current() % 4294967296)::text",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(sql(
+        "reading the database size, server version and transaction id",
+    ))?;
     let tables_manifest = TABLES
         .iter()
         .map(|&name| {
@@ -291,12 +294,6 @@ pub async fn seed(
             }
         })
         .collect();
-    // Everything written after this transaction id is a later change (see
-    // `manifest::modified_since`).
-    let seeded_xid: String = sqlx::query_scalar("SELECT (txid_current() % 4294967296)::text")
-        .fetch_one(pool)
-        .await
-        .map_err(sql("reading the transaction id"))?;
     let cohorts = cohorts::cohorts(pool, &world).await?;
     let manifest = Manifest {
         generator_version: params::GENERATOR_VERSION,
