@@ -400,3 +400,70 @@ async fn refuses_the_maintenance_database() {
     .unwrap();
     assert!(!marker);
 }
+
+/// Ctrl-C in the middle of `seed`: the process exits 130 on its own, the database is left
+/// marked as seeding (never complete), nothing reuses it, and only `--reset` re-seeds it.
+#[tokio::test]
+async fn interrupted_seeding_is_never_marked_complete() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let url = common::fresh_db().await;
+    let pool = common::pool(&url).await;
+    let bin = env!("CARGO_BIN_EXE_intellacc-bench");
+    let mut child = Command::new(bin)
+        .args(["--database-url", &url, "seed", "--scale", "1", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = || async {
+        sqlx::query_scalar::<_, String>("SELECT state FROM intellacc_bench_manifest WHERE id = 1")
+            .fetch_optional(&pool)
+            .await
+            .ok()
+            .flatten()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while state().await.as_deref() != Some("seeding") {
+        assert!(child.try_wait().unwrap().is_none(), "seed ended early");
+        assert!(Instant::now() < deadline, "seeding never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Let the loaders start streaming, then interrupt.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: plain kill(2) of our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            panic!("seed did not stop after Ctrl-C");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+
+    assert_eq!(state().await.as_deref(), Some("seeding"));
+    assert!(manifest::stored(&pool).await.unwrap().is_none());
+    // Neither `seed` nor `run`'s reuse takes it as seeded; only --reset starts over.
+    let opts = SeedOptions::new(3, 0.01);
+    let err = seed::seed(&pool, "interrupted", &opts).await.unwrap_err();
+    assert!(
+        err.to_string().contains("seeding") && err.to_string().contains("--reset"),
+        "{err}"
+    );
+    let opts = SeedOptions {
+        reset: true,
+        ..opts
+    };
+    let out = seed::seed(&pool, "interrupted", &opts).await.unwrap();
+    assert_eq!(out.manifest.seed, 3);
+    assert_eq!(state().await.as_deref(), Some("complete"));
+}
