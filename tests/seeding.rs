@@ -467,3 +467,68 @@ async fn interrupted_seeding_is_never_marked_complete() {
     assert_eq!(out.manifest.seed, 3);
     assert_eq!(state().await.as_deref(), Some("complete"));
 }
+
+/// A harness database that someone added their own table to is still read, but `--reset`
+/// refuses it instead of dropping the schema with the table in it.
+#[tokio::test]
+async fn reset_refuses_a_marked_database_holding_someone_elses_table() {
+    let url = common::seeded_db().await;
+    let pool = common::pool(&url).await;
+    sqlx::raw_sql("CREATE TABLE notes (v int); INSERT INTO notes VALUES (42)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let opts = SeedOptions {
+        reset: true,
+        ..SeedOptions::new(5, 0.01)
+    };
+    let err = seed::seed(&pool, "extras", &opts).await.unwrap_err();
+    assert!(err.to_string().contains("notes"), "{err}");
+    let v: i32 = sqlx::query_scalar("SELECT v FROM notes")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(v, 42);
+    // The seeded data is untouched too.
+    assert_eq!(
+        manifest::stored(&pool).await.unwrap().unwrap().seed,
+        common::SEED
+    );
+    // Without the extra table, a reset drops exactly the harness's tables and re-seeds.
+    sqlx::query("DROP TABLE notes")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let out = seed::seed(&pool, "extras", &opts).await.unwrap();
+    assert_eq!(out.manifest.seed, 5);
+}
+
+/// Objects other than tables (a type, a function) make a database someone else's.
+#[tokio::test]
+async fn a_database_with_only_types_or_functions_is_not_empty() {
+    for ddl in [
+        "CREATE TYPE mood AS ENUM ('ok')",
+        "CREATE TYPE pair AS (a int, b int)",
+        "CREATE DOMAIN positive AS int CHECK (VALUE > 0)",
+        "CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "CREATE SCHEMA elsewhere",
+    ] {
+        let url = common::fresh_db().await;
+        let pool = common::pool(&url).await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
+            .execute(&pool)
+            .await
+            .unwrap();
+        if ddl.contains("SCHEMA") {
+            // An empty schema of its own is harmless; a table in it is not.
+            sqlx::query("CREATE TABLE elsewhere.t (v int)")
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        let err = seed::seed(&pool, "typed", &SeedOptions::new(1, 0.01))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("did not create"), "{ddl}: {err}");
+    }
+}

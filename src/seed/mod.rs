@@ -161,8 +161,7 @@ pub async fn seed(
                 }
                 .into());
             }
-            let mut conn = pool.acquire().await.map_err(sql("connecting"))?;
-            marker::reset(&mut conn, database).await?;
+            marker::reset(pool, database).await?;
         }
     }
     marker::claim_and_migrate(pool, database).await?;
