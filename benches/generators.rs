@@ -3,7 +3,7 @@
 //! discards it.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use intellacc_bench::seed::copy::{TableSink, CHANNEL_CHUNKS};
+use intellacc_bench::seed::copy::{Chunk, Format, TableSink, CHANNEL_CHUNKS};
 use intellacc_bench::seed::world::World;
 use intellacc_bench::seed::{markets, mls, social, SeedError, Shape};
 use tokio::sync::mpsc;
@@ -15,32 +15,57 @@ type Generator = fn(&World, &mut TableSink) -> Result<(), SeedError>;
 
 /// Runs one generator into a discarding sink; returns the rows it wrote.
 fn run(world: &World, table: &'static str, generate: Generator) -> u64 {
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
+    let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
     let drain = std::thread::spawn(move || while rx.blocking_recv().is_some() {});
-    let mut sink = TableSink::new(table, tx);
+    let format = if table.starts_with("mls_") {
+        mls::FORMAT
+    } else {
+        Format::Text
+    };
+    let mut sink = TableSink::with_format(table, format, tx);
     generate(world, &mut sink).expect("generator");
     let rows = sink.finish().expect("finish");
     drain.join().expect("drain");
     rows
 }
 
-/// All MLS group tables at once (their generator fills four sinks).
-fn run_groups(world: &World) -> u64 {
+/// All MLS group tables at once (their generator fills four sinks); rows and bytes per table.
+fn run_groups(world: &World) -> Vec<(u64, u64)> {
     let mut sinks = Vec::new();
     let mut drains = Vec::new();
     for &(table, _) in mls::TABLES {
-        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
+        let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
         drains.push(std::thread::spawn(move || {
-            let mut n = 0u64;
+            let (mut rows, mut bytes) = (0u64, 0u64);
             while let Some(chunk) = rx.blocking_recv() {
-                n += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+                rows += chunk.rows;
+                bytes += chunk.bytes.len() as u64;
             }
-            n
+            (rows, bytes)
         }));
-        sinks.push(TableSink::new(table, tx));
+        sinks.push(TableSink::with_format(table, mls::FORMAT, tx));
     }
     mls::groups(world, sinks).expect("groups");
-    drains.into_iter().map(|d| d.join().expect("drain")).sum()
+    drains
+        .into_iter()
+        .map(|d| d.join().expect("drain"))
+        .collect()
+}
+
+/// The four group tables are generated together, so each table's rows/s is its share of
+/// the combined figure: print the shares.
+fn describe_groups(label: &str, per_table: &[(u64, u64)]) -> u64 {
+    let parts: Vec<String> = mls::TABLES
+        .iter()
+        .zip(per_table)
+        .map(|(&(table, _), &(rows, bytes))| {
+            #[allow(clippy::cast_precision_loss)]
+            let mb = bytes as f64 / 1e6;
+            format!("{table} {rows} rows / {mb:.1} MB")
+        })
+        .collect();
+    println!("{label}: one pass writes {}", parts.join(", "));
+    per_table.iter().map(|&(rows, _)| rows).sum()
 }
 
 fn generators(c: &mut Criterion) {
@@ -60,7 +85,7 @@ fn generators(c: &mut Criterion) {
         group.throughput(Throughput::Elements(rows));
         group.bench_function(table, |b| b.iter(|| run(&world, table, generate)));
     }
-    let rows = run_groups(&world);
+    let rows = describe_groups("live groups", &run_groups(&world));
     group.throughput(Throughput::Elements(rows));
     group.bench_function("mls_groups+members+messages+welcomes", |b| {
         b.iter(|| run_groups(&world))
@@ -83,7 +108,7 @@ fn generators(c: &mut Criterion) {
     group.bench_function("mls_key_packages (forged)", |b| {
         b.iter(|| run(&forged, "mls_key_packages", mls::key_packages))
     });
-    let rows = run_groups(&forged);
+    let rows = describe_groups("forged groups", &run_groups(&forged));
     group.throughput(Throughput::Elements(rows));
     group.bench_function("mls_groups+members+messages+welcomes (forged)", |b| {
         b.iter(|| run_groups(&forged))

@@ -1,8 +1,13 @@
 //! Seeding: deterministic checksums, realistic shapes, real MLS, and the safety rules.
 
+use intellacc_bench::seed::world::World;
 use intellacc_bench::seed::{self, manifest, verify, SeedOptions, Shape, TABLES};
 
 use crate::common;
+
+fn world(seed: u64, scale: f64, shape: Shape) -> std::sync::Arc<World> {
+    std::sync::Arc::new(World::new(seed, scale, shape, 1).unwrap())
+}
 
 #[tokio::test]
 async fn same_seed_gives_same_checksums_whatever_the_threads_and_another_seed_differs() {
@@ -153,22 +158,62 @@ async fn follow_graph_and_activity_are_skewed() {
 async fn mls_rows_are_real_openmls_traffic() {
     let url = common::seeded_db().await;
     let pool = common::pool(&url).await;
-    // Every member added after creation has a Welcome.
-    let missing: i64 = sqlx::query_scalar(
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    // Some members are invited after creation, in later add commits.
+    let late = count(
         "SELECT count(*) FROM mls_group_members m JOIN mls_groups g ON g.group_id = m.group_id \
-         WHERE m.user_id <> g.created_by AND NOT EXISTS (SELECT 1 FROM mls_welcome_messages w \
-         WHERE w.group_id = m.group_id AND w.receiver_id = m.user_id)",
+         WHERE m.joined_at > g.created_at + interval '1 second'",
     )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    .await;
+    assert!(late > 0, "no member joined after creation");
+    // Every member but the creator has exactly one Welcome, sent with the commit that added
+    // it, a second before it joined; and nobody else has one.
+    let missing = count(
+        "SELECT count(*) FROM mls_group_members m JOIN mls_groups g ON g.group_id = m.group_id \
+         WHERE m.user_id <> g.created_by AND (SELECT count(*) FROM mls_welcome_messages w \
+         WHERE w.group_id = m.group_id AND w.receiver_id = m.user_id \
+         AND w.created_at = m.joined_at - interval '1 second') <> 1",
+    )
+    .await;
     assert_eq!(missing, 0);
-    // Epochs advance with commits, and application messages carry the current epoch.
-    let max_epoch: i32 = sqlx::query_scalar("SELECT max(epoch) FROM mls_group_messages")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert!(max_epoch >= 1);
+    let welcomes = count("SELECT count(*) FROM mls_welcome_messages").await;
+    let members = count("SELECT count(*) FROM mls_group_members").await;
+    let groups = count("SELECT count(*) FROM mls_groups").await;
+    assert_eq!(welcomes, members - groups);
+    // Each Welcome's commit is stored at that moment, sent by the creator.
+    let orphan = count(
+        "SELECT count(*) FROM mls_welcome_messages w JOIN mls_groups g ON g.group_id = w.group_id \
+         WHERE NOT EXISTS (SELECT 1 FROM mls_group_messages c WHERE c.group_id = w.group_id \
+         AND c.content_type = 'commit' AND c.created_at = w.created_at AND c.sender_id = g.created_by)",
+    )
+    .await;
+    assert_eq!(orphan, 0);
+    // Nobody is in a group before their account exists.
+    let early = count(
+        "SELECT count(*) FROM mls_group_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.joined_at < u.created_at",
+    )
+    .await;
+    assert_eq!(early, 0);
+    // Epochs advance with every commit: each row carries the number of commits before it.
+    let off = count(
+        "SELECT count(*) FROM (SELECT epoch, coalesce(sum((content_type = 'commit')::int) OVER \
+         (PARTITION BY group_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before \
+         FROM mls_group_messages) t WHERE epoch <> before",
+    )
+    .await;
+    assert_eq!(off, 0);
+    let past_one =
+        count("SELECT count(DISTINCT group_id) FROM mls_group_messages WHERE epoch >= 2").await;
+    assert!(past_one > 0, "no group went past epoch 1");
     // Replay every group as a member: join from its Welcome, process the commits, decrypt.
     let groups: Vec<String> =
         sqlx::query_scalar("SELECT group_id::text FROM mls_groups ORDER BY id")
@@ -176,16 +221,16 @@ async fn mls_rows_are_real_openmls_traffic() {
             .await
             .unwrap();
     assert!(!groups.is_empty());
-    let mut decrypted = 0;
-    let mut commits = 0;
+    let world = world(common::SEED, common::SCALE, Shape::default());
+    let (mut decrypted, mut commits, mut cross, mut replays) = (0, 0, 0, 0);
     for g in &groups {
-        let v = verify::verify_group(&pool, common::SEED, &Shape::default(), g)
-            .await
-            .unwrap();
+        let v = verify::verify_group(&pool, &world, g).await.unwrap();
         // Up to scale 1 every group is generated with real cryptography.
         assert!(v.real_crypto);
         decrypted += v.decrypted;
         commits += v.commits;
+        cross += v.cross_checked;
+        replays += v.verifiers.len();
         let stored_max: i32 = sqlx::query_scalar(
             "SELECT coalesce(max(epoch), 0) FROM mls_group_messages WHERE group_id = $1 AND content_type = 'commit'",
         )
@@ -206,7 +251,10 @@ async fn mls_rows_are_real_openmls_traffic() {
         decrypted > 0 && commits > 0,
         "{decrypted} decrypted, {commits} commits"
     );
-    assert!(decrypted as i64 <= apps);
+    // Every application message was decrypted by a member who did not send it.
+    assert_eq!(cross as i64, apps);
+    // Groups with later additions were also replayed as their last invitee.
+    assert!(replays > groups.len());
 }
 
 #[tokio::test]
@@ -217,11 +265,8 @@ async fn mls_replay_with_the_wrong_seed_fails() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert!(
-        verify::verify_group(&pool, common::SEED + 1, &Shape::default(), &g)
-            .await
-            .is_err()
-    );
+    let wrong = world(common::SEED + 1, common::SCALE, Shape::default());
+    assert!(verify::verify_group(&pool, &wrong, &g).await.is_err());
 }
 
 #[tokio::test]
@@ -260,18 +305,23 @@ async fn forged_mls_share_is_deterministic_replayable_and_told_apart() {
             .await
             .unwrap();
     let (mut real, mut forged) = (0, 0);
+    let w = world(5, 0.03, shape.clone());
+    let all_live = world(
+        5,
+        0.03,
+        Shape {
+            mls_live_share: 1.0,
+            ..shape.clone()
+        },
+    );
     for g in &groups {
-        let v = verify::verify_group(&pool, 5, &shape, g).await.unwrap();
+        let v = verify::verify_group(&pool, &w, g).await.unwrap();
         if v.real_crypto {
             real += 1;
         } else {
             forged += 1;
             // A forged group does not pass as real cryptography.
-            let all_live = Shape {
-                mls_live_share: 1.0,
-                ..shape.clone()
-            };
-            assert!(verify::verify_group(&pool, 5, &all_live, g).await.is_err());
+            assert!(verify::verify_group(&pool, &all_live, g).await.is_err());
         }
     }
     assert!(real > 0 && forged > 0, "{real} real, {forged} forged");
@@ -530,5 +580,42 @@ async fn a_database_with_only_types_or_functions_is_not_empty() {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("did not create"), "{ddl}: {err}");
+    }
+}
+
+/// A changed byte in a stored message, or a message moved to another epoch, fails the
+/// replay of its group.
+#[tokio::test]
+async fn tampered_mls_rows_fail_verification() {
+    let world = world(common::SEED, common::SCALE, Shape::default());
+    for tamper in [
+        "UPDATE mls_group_messages SET data = set_byte(data, 40, get_byte(data, 40) # 1) \
+         WHERE id = (SELECT max(id) FROM mls_group_messages WHERE content_type = 'application' AND group_id = $1)",
+        "UPDATE mls_group_messages SET epoch = epoch + 1 \
+         WHERE id = (SELECT max(id) FROM mls_group_messages WHERE content_type = 'application' AND group_id = $1)",
+        "UPDATE mls_welcome_messages SET data = set_byte(data, length(data) - 10, get_byte(data, length(data) - 10) # 1) \
+         WHERE id = (SELECT max(id) FROM mls_welcome_messages WHERE group_id = $1)",
+    ] {
+        let url = common::seeded_db().await;
+        let pool = common::pool(&url).await;
+        let g: String = sqlx::query_scalar(
+            "SELECT group_id::text FROM mls_groups g WHERE EXISTS (SELECT 1 FROM mls_group_messages m \
+             WHERE m.group_id = g.group_id AND m.content_type = 'application') ORDER BY id LIMIT 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        verify::verify_group(&pool, &world, &g).await.unwrap();
+        let changed = sqlx::query(sqlx::AssertSqlSafe(tamper))
+            .bind(&g)
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(changed, 1);
+        assert!(
+            verify::verify_group(&pool, &world, &g).await.is_err(),
+            "{tamper}"
+        );
     }
 }

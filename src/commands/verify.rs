@@ -7,6 +7,10 @@ use anyhow::bail;
 
 use crate::cli::VerifyArgs;
 use crate::db::{ConnectOpts, Target};
+use std::sync::Arc;
+
+use crate::seed::params::GENERATOR_VERSION;
+use crate::seed::world::World;
 use crate::seed::{manifest, verify, Shape};
 
 pub async fn run(connect: &ConnectOpts, args: VerifyArgs) -> anyhow::Result<ExitCode> {
@@ -42,49 +46,58 @@ pub async fn run(connect: &ConnectOpts, args: VerifyArgs) -> anyhow::Result<Exit
         m.seed,
         m.scale
     );
-    let mut shape: Shape = serde_json::from_value(m.shape.clone())
+    let shape: Shape = serde_json::from_value(m.shape.clone())
         .map_err(|e| anyhow::anyhow!("the stored manifest's shape is unreadable: {e}"))?;
-    if m.generator_version < 2 {
-        // Generator version 1 made every group with real cryptography.
-        shape.mls_live_groups = u32::MAX;
+    if m.generator_version != GENERATOR_VERSION {
+        bail!(
+            "database `{}` was seeded by generator version {}; this build regenerates version              {GENERATOR_VERSION} only. Re-seed it (seed --reset) to verify",
+            target.database,
+            m.generator_version
+        );
     }
-    let (mut ok, mut failed, mut decrypted, mut commits, mut forged) = (0, 0, 0, 0, 0);
+    let world = Arc::new(World::new(m.seed, m.scale, shape, 1)?);
+    let mut t = Totals::default();
     for g in &groups {
-        match verify::verify_group(&pool, m.seed, &shape, g).await {
+        match verify::verify_group(&pool, &world, g).await {
             Ok(v) => {
-                ok += 1;
-                if !v.real_crypto {
-                    forged += 1;
-                }
-                decrypted += v.decrypted;
-                commits += v.commits;
+                t.add(&v);
                 if args.verbose {
                     eprintln!(
-                        "  ok  {g}: as user {}, {} commits, {} decrypted, {} own skipped, epoch {}{}",
-                        v.verifier,
+                        "  ok  {g}: as user(s) {:?}: {} commits, {} decrypted, {} own; {} \
+                         decrypted by another member on regeneration, {} rows identical; \
+                         epoch {}{}",
+                        v.verifiers,
                         v.commits,
                         v.decrypted,
                         v.own_skipped,
+                        v.cross_checked,
+                        v.rows_compared,
                         v.final_epoch,
                         if v.real_crypto { "" } else { " (forged)" }
                     );
                 }
             }
             Err(e) => {
-                failed += 1;
+                t.failed += 1;
                 eprintln!("  FAIL {e}");
             }
         }
     }
+    let failed = t.failed;
     eprintln!(
-        "{ok} groups verified ({commits} commits processed, {decrypted} messages decrypted), {failed} failed"
+        "{} groups verified, {failed} failed: {} commits processed and {} messages decrypted \
+         by members joining from the stored Welcomes ({} replays; {} messages they had sent \
+         themselves); all {} application messages decrypted by a member other than their \
+         sender; {} rows identical to the regenerated ones",
+        t.ok, t.commits, t.decrypted, t.replays, t.own, t.cross, t.rows
     );
-    if forged > 0 {
+    if t.forged > 0 {
         eprintln!(
-            "  of which {} with real cryptography and {forged} forged (outside the live share: \
+            "  of which {} with real cryptography and {} forged (outside the live share: \
              replayed through openmls with the forged primitives; structure, epochs and \
              plaintexts checked, not the cryptography)",
-            ok - forged
+            t.ok - t.forged,
+            t.forged
         );
     }
     Ok(if failed == 0 {
@@ -92,4 +105,33 @@ pub async fn run(connect: &ConnectOpts, args: VerifyArgs) -> anyhow::Result<Exit
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Sums over the verified groups.
+#[derive(Default)]
+struct Totals {
+    ok: usize,
+    failed: usize,
+    forged: usize,
+    replays: usize,
+    commits: usize,
+    decrypted: usize,
+    own: usize,
+    cross: usize,
+    rows: usize,
+}
+
+impl Totals {
+    fn add(&mut self, v: &verify::GroupVerified) {
+        self.ok += 1;
+        if !v.real_crypto {
+            self.forged += 1;
+        }
+        self.replays += v.verifiers.len();
+        self.commits += v.commits;
+        self.decrypted += v.decrypted;
+        self.own += v.own_skipped;
+        self.cross += v.cross_checked;
+        self.rows += v.rows_compared;
+    }
 }

@@ -1,12 +1,13 @@
 //! Simulated MLS clients: configuration, members and their key packages, group creation
-//! (one add commit, per-member Welcomes), self-update commits and application messages.
+//! (one add commit, per-member Welcomes), later add commits, self-update commits, and
+//! application messages sent and received.
 
 use super::*;
 use openmls::prelude::{
     tls_codec::{Deserialize as _, Serialize as _},
     BasicCredential, CredentialWithKey, EncryptedGroupSecrets, GroupId, KeyPackage,
     LeafNodeParameters, Lifetime, MlsGroup, MlsGroupCreateConfig, MlsGroupJoinConfig,
-    MlsMessageBodyIn, MlsMessageIn, MlsMessageOut, WireFormatPolicy,
+    MlsMessageBodyIn, MlsMessageIn, MlsMessageOut, ProcessedMessageContent, WireFormatPolicy,
     MIXED_PLAINTEXT_WIRE_FORMAT_POLICY, PURE_CIPHERTEXT_WIRE_FORMAT_POLICY,
 };
 use openmls_traits::{
@@ -346,26 +347,16 @@ pub fn create_group(
         group,
     }];
     for (j, kp) in joiners.into_iter().zip(kps) {
-        let welcome_head = heads
-            .iter()
-            .find(|(r, _)| *r == kp.hash_ref)
-            .map(|(_, h)| h.clone())
-            .ok_or("welcome has no secrets for a joiner")?;
-        let user_id = j.member.user_id.clone();
+        let welcome = welcome_for(&heads, &j, kp)?;
         if j.track {
-            let welcome = [welcome_head.as_slice(), &tail].concat();
-            let group = join(cfg, &j.member.provider, &welcome)?;
+            let bytes = [welcome.welcome_head.as_slice(), &tail].concat();
+            let group = join(cfg, &j.member.provider, &bytes)?;
             tracked.push(Tracked {
                 member: j.member,
                 group,
             });
         }
-        welcomes.push(WelcomeFor {
-            user_id,
-            kp_index: j.kp_index,
-            key_package: kp,
-            welcome_head,
-        });
+        welcomes.push(welcome);
     }
 
     let epoch = tracked[0].group.epoch().as_u64();
@@ -388,7 +379,90 @@ pub fn create_group(
     ))
 }
 
+/// A joiner's own Welcome head, found by its key package reference.
+fn welcome_for(
+    heads: &[(Vec<u8>, Vec<u8>)],
+    joiner: &Joiner,
+    key_package: GeneratedKeyPackage,
+) -> Result<WelcomeFor> {
+    let welcome_head = heads
+        .iter()
+        .find(|(r, _)| *r == key_package.hash_ref)
+        .map(|(_, h)| h.clone())
+        .ok_or("welcome has no secrets for a joiner")?;
+    Ok(WelcomeFor {
+        user_id: joiner.member.user_id.clone(),
+        kp_index: joiner.kp_index,
+        key_package,
+        welcome_head,
+    })
+}
+
+/// Output of [`GroupSim::add_members`]: a later add commit and the added members'
+/// Welcomes.
+#[derive(Clone, Debug)]
+pub struct Additions {
+    /// MLSMessage carrying the Commit that adds the members.
+    pub commit: Vec<u8>,
+    /// Epoch the commit was sent in; the added members join at the next one.
+    pub epoch: u64,
+    /// One per-member Welcome per added member, in order.
+    pub welcomes: Vec<WelcomeFor>,
+    /// The encrypted GroupInfo every one of these Welcomes ends with.
+    pub welcome_tail: Vec<u8>,
+}
+
 impl GroupSim {
+    /// The creator adds `joiners` in one commit, advancing the epoch; every tracked member
+    /// processes it. The added members are not tracked (they join, receive, never send).
+    pub fn add_members(&mut self, cfg: &SimConfig, joiners: &[Joiner]) -> Result<Additions> {
+        let seed = self.next_op_seed(b"add");
+        let mut kps = Vec::with_capacity(joiners.len());
+        for j in joiners {
+            kps.push(j.member.key_package(cfg, j.kp_index)?);
+        }
+        let key_packages: Vec<KeyPackage> = kps.iter().map(|k| k.key_package.clone()).collect();
+        let t = &mut self.tracked[0];
+        let epoch = t.group.epoch().as_u64();
+        t.member.provider.reseed(seed);
+        let (commit, welcome, _group_info) =
+            t.group
+                .add_members(&t.member.provider, &t.member.signer, &key_packages)?;
+        t.group.merge_pending_commit(&t.member.provider)?;
+        let commit = commit.to_bytes()?;
+        for other in self.tracked.iter_mut().skip(1) {
+            process_commit(&other.member.provider, &mut other.group, &commit)?;
+        }
+        let SplitWelcome { heads, tail } = split_welcome(&welcome.to_bytes()?)?;
+        let welcomes = joiners
+            .iter()
+            .zip(kps)
+            .map(|(j, kp)| welcome_for(&heads, j, kp))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Additions {
+            commit,
+            epoch,
+            welcomes,
+            welcome_tail: tail,
+        })
+    }
+
+    /// Tracked member `receiver` decrypts an application message (another member's) and
+    /// returns its plaintext. Receiving touches only the receiver's ratchet for that
+    /// sender, so what the receiver sends or commits afterwards is unchanged.
+    pub fn receive(&mut self, receiver: usize, bytes: &[u8]) -> Result<Vec<u8>> {
+        let t = &mut self.tracked[receiver];
+        let msg = MlsMessageIn::tls_deserialize_exact(bytes)?.try_into_protocol_message()?;
+        match t
+            .group
+            .process_message(&t.member.provider, msg)?
+            .into_content()
+        {
+            ProcessedMessageContent::ApplicationMessage(m) => Ok(m.into_bytes()),
+            _ => Err("expected an application message from another member".into()),
+        }
+    }
+
     /// Number of members with state.
     pub fn tracked_len(&self) -> usize {
         self.tracked.len()

@@ -42,35 +42,38 @@ pub(super) fn process_commit(
     }
 }
 
-/// One stored message after the verifier joined, in delivery order.
-pub enum Event<'a> {
-    /// MLSMessage(commit).
-    Commit(&'a [u8]),
-    /// MLSMessage(application) and the prefix its plaintext must start with
-    /// (the whole plaintext for an exact check). If the verifier itself sent
-    /// it, it can't be decrypted (MLS senders never can); it is then only
-    /// counted in `VerifyReport::own_skipped`.
-    App {
-        bytes: &'a [u8],
-        expected_prefix: &'a [u8],
-    },
+/// One stored group message, in delivery order.
+pub struct Event<'a> {
+    /// Epoch the message was sent in (the `epoch` column). Messages of epochs before the
+    /// verifier joined (among them the commit that added it) are not for it.
+    pub epoch: u64,
+    /// MLSMessage bytes.
+    pub bytes: &'a [u8],
+    /// `None`: a commit. `Some(prefix)`: an application message whose plaintext must start
+    /// with `prefix`. If the verifier sent it itself it can't decrypt it (MLS senders never
+    /// can); it is then only counted in [`VerifyReport::own_skipped`].
+    pub expected_prefix: Option<&'a [u8]>,
 }
 
 /// Result of [`verify`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifyReport {
+    /// Epoch the verifier joined at (from its Welcome).
+    pub joined_epoch: u64,
     pub commits: usize,
     /// Application messages decrypted and matched.
     pub messages: usize,
     /// Application messages sent by the verifier itself (not decryptable).
     pub own_skipped: usize,
+    /// Messages of epochs before the verifier joined.
+    pub before_join: usize,
     pub final_epoch: u64,
 }
 
 /// Verify stored data as member `user_id` in a fresh provider: re-derive the
 /// member and its key package `kp_index` from `world_seed` (restores the
-/// private init key), join from `welcome`, apply `events` in order and check
-/// every application plaintext.
+/// private init key), join from `welcome`, apply the `events` from its join epoch on, in
+/// order, and check every application plaintext.
 ///
 /// `mode` is [`CryptoMode::Verify`] for data generated with real cryptography (every
 /// signature and HPKE ciphertext is checked as a real client would), or
@@ -93,35 +96,43 @@ pub fn verify(
     let member = Member::with_mode(world_seed, user_id, mode);
     member.key_package(cfg, kp_index)?;
     let mut group = join(cfg, &member.provider, welcome)?;
+    let joined_epoch = group.epoch().as_u64();
     let mut report = VerifyReport {
+        joined_epoch,
         commits: 0,
         messages: 0,
         own_skipped: 0,
+        before_join: 0,
         final_epoch: 0,
     };
     for (i, ev) in events.iter().enumerate() {
-        match ev {
-            Event::Commit(bytes) => {
-                process_commit(&member.provider, &mut group, bytes)?;
-                report.commits += 1;
-            }
-            Event::App {
-                bytes,
-                expected_prefix,
-            } => {
-                let msg =
-                    MlsMessageIn::tls_deserialize_exact(*bytes)?.try_into_protocol_message()?;
-                match group.process_message(&member.provider, msg)?.into_content() {
-                    ProcessedMessageContent::ApplicationMessage(m) => {
-                        if !m.into_bytes().starts_with(expected_prefix) {
-                            return Err(format!("event {i}: plaintext mismatch").into());
-                        }
-                        report.messages += 1;
-                    }
-                    ProcessedMessageContent::OwnPrivateMessage => report.own_skipped += 1,
-                    _ => return Err(format!("event {i}: not an application message").into()),
+        if ev.epoch < joined_epoch {
+            report.before_join += 1;
+            continue;
+        }
+        if group.epoch().as_u64() != ev.epoch {
+            return Err(format!(
+                "event {i}: stored as sent in epoch {}, but the group is at epoch {}",
+                ev.epoch,
+                group.epoch().as_u64()
+            )
+            .into());
+        }
+        let Some(expected_prefix) = ev.expected_prefix else {
+            process_commit(&member.provider, &mut group, ev.bytes)?;
+            report.commits += 1;
+            continue;
+        };
+        let msg = MlsMessageIn::tls_deserialize_exact(ev.bytes)?.try_into_protocol_message()?;
+        match group.process_message(&member.provider, msg)?.into_content() {
+            ProcessedMessageContent::ApplicationMessage(m) => {
+                if !m.into_bytes().starts_with(expected_prefix) {
+                    return Err(format!("event {i}: plaintext mismatch").into());
                 }
+                report.messages += 1;
             }
+            ProcessedMessageContent::OwnPrivateMessage => report.own_skipped += 1,
+            _ => return Err(format!("event {i}: not an application message").into()),
         }
     }
     report.final_epoch = group.epoch().as_u64();

@@ -1,7 +1,8 @@
-//! Generator of the MLS tables from real openmls traffic: key packages, groups whose creator
-//! adds every member in one commit (one Welcome row per added member), application messages
-//! encrypted by tracked members in the current epoch, and self-update commits that advance
-//! the epoch. Everything is derived from the seed, so the bytes are reproducible.
+//! Generator of the MLS tables from real openmls traffic: key packages; groups whose creator
+//! adds most members in the creation commit and invites the rest in later add commits (one
+//! Welcome row per added member); application messages encrypted by tracked members in the
+//! current epoch; self-update commits. Every commit advances the epoch. Everything is
+//! derived from the seed, so the bytes are reproducible.
 
 use std::collections::HashSet;
 
@@ -12,12 +13,14 @@ use rand::RngExt;
 
 use super::copy::TableSink;
 use super::parallel;
-use super::params::world_now;
-use super::params::Shape;
+use super::params::{user_created_at, world_now, Shape};
 use super::rng::{self, lognormal_count, unit, GenRng};
 use super::world::World;
 use super::SeedError;
 use crate::mls::{create_group, CryptoMode, Joiner, Member, SimConfig};
+
+/// COPY format of the MLS tables: binary, as their BYTEA columns are most of their bytes.
+pub const FORMAT: super::copy::Format = super::copy::Format::Binary;
 
 pub const KEY_PACKAGES_COLUMNS: &str =
     "id, user_id, device_id, package_data, hash, last_updated_at";
@@ -101,7 +104,7 @@ pub fn key_packages(world: &World, kps: &mut TableSink) -> Result<(), SeedError>
     let cfg = SimConfig::fixed();
     let now = world_now();
     let users = world.users();
-    let mut kp_id: i64 = 1;
+    let mut kp_id: i32 = 1;
     let make = |batch: u32| -> Result<Vec<KeyPackageRow>, SeedError> {
         let first = batch * KP_BATCH + 1;
         let last = (first + KP_BATCH - 1).min(users);
@@ -127,8 +130,8 @@ pub fn key_packages(world: &World, kps: &mut TableSink) -> Result<(), SeedError>
     };
     parallel::ordered(world.jobs, users.div_ceil(KP_BATCH), make, |rows| {
         for (user, bytes, hash, age) in rows {
-            kps.int(kp_id)
-                .int(user.into())
+            kps.int4(kp_id)
+                .int4(user_id(user))
                 .text("default")
                 .bytea(&bytes)
                 .text(&hash)
@@ -141,29 +144,46 @@ pub fn key_packages(world: &World, kps: &mut TableSink) -> Result<(), SeedError>
 }
 
 /// One generated group, before ids are assigned.
-struct GroupRows {
-    group_id: String,
-    name: Option<String>,
-    creator: u32,
-    created: NaiveDateTime,
-    members: Vec<(u32, NaiveDateTime)>,
+pub struct GroupRows {
+    pub group_id: String,
+    pub name: Option<String>,
+    pub creator: u32,
+    pub created: NaiveDateTime,
+    /// (user, joined at), in the order they joined.
+    pub members: Vec<(u32, NaiveDateTime)>,
     /// (sender, epoch, content type, bytes, sent at)
-    messages: Vec<(u32, u64, &'static str, Vec<u8>, NaiveDateTime)>,
-    /// (receiver, head of its Welcome); each Welcome is its head then `welcome_tail`.
-    welcomes: Vec<(u32, Vec<u8>)>,
-    welcome_tail: Vec<u8>,
+    pub messages: Vec<(u32, u64, &'static str, Vec<u8>, NaiveDateTime)>,
+    /// (receiver, head of its Welcome, index into `welcome_tails`, sent at); each Welcome
+    /// is its head then the tail of the commit that added the receiver.
+    pub welcomes: Vec<(u32, Vec<u8>, usize, NaiveDateTime)>,
+    pub welcome_tails: Vec<Vec<u8>>,
+    /// Members added by the creation commit (then later additions follow in `welcomes`).
+    pub initial_joiners: usize,
+    /// Application messages another member decrypted while the group was generated
+    /// (only with `cross_check`).
+    pub cross_checked: usize,
+}
+
+/// An id for an INTEGER column (user and group counts stay far below 2^31: scale <= 1000).
+fn user_id(id: u32) -> i32 {
+    i32::try_from(id).unwrap_or(i32::MAX)
 }
 
 fn parse_user(id: &str) -> Result<u32, SeedError> {
     id.parse().map_err(gen_err)
 }
 
-/// Group `g`, a pure function of (seed, g): real openmls traffic of one group's life.
-fn group(world: &World, cfg: &SimConfig, g: u32) -> Result<Option<GroupRows>, SeedError> {
-    let now = world_now();
-    let mut rng = rng::stream(world.seed, "mls-group", u64::from(g));
-    let size = group_size(world, &mut rng);
-    let creator = world.active_author(&mut rng);
+/// The members of group `g` besides its creator, in the order they are added: the first
+/// `initial` by the creation commit, the rest later.
+struct Membership {
+    creator: u32,
+    joiners: Vec<u32>,
+    initial: usize,
+}
+
+fn membership(world: &World, rng: &mut GenRng) -> Membership {
+    let size = group_size(world, rng);
+    let creator = world.active_author(rng);
     let mut chosen: HashSet<u32> = HashSet::new();
     chosen.insert(creator);
     let mut joiners: Vec<u32> = Vec::with_capacity(size);
@@ -171,31 +191,72 @@ fn group(world: &World, cfg: &SimConfig, g: u32) -> Result<Option<GroupRows>, Se
     while chosen.len() < size && attempts < 50 * size {
         attempts += 1;
         let u = if rng.random_bool(0.5) {
-            world.active_author(&mut rng)
+            world.active_author(rng)
         } else {
-            world.any_active_user(&mut rng)
+            world.any_active_user(rng)
         };
         if chosen.insert(u) {
             joiners.push(u);
         }
     }
+    // DMs start complete; in a group the creator invites some members later.
+    let mut late = Vec::new();
+    if joiners.len() >= 2 {
+        let mut i = 1;
+        while i < joiners.len() {
+            if rng.random_bool(world.shape.late_join_share.clamp(0.0, 1.0)) {
+                late.push(joiners.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+    }
+    let initial = joiners.len();
+    joiners.extend(late);
+    Membership {
+        creator,
+        joiners,
+        initial,
+    }
+}
+
+/// Group `g`, a pure function of (seed, g): real openmls traffic of one group's life.
+/// With `cross_check`, every application message is also decrypted by another member
+/// (what `verify` does; the rows are the same either way).
+pub fn group(
+    world: &World,
+    cfg: &SimConfig,
+    g: u32,
+    cross_check: bool,
+) -> Result<Option<GroupRows>, SeedError> {
+    let now = world_now();
+    let mut rng = rng::stream(world.seed, "mls-group", u64::from(g));
+    let Membership {
+        creator,
+        joiners,
+        initial,
+    } = membership(world, &mut rng);
     if joiners.is_empty() {
         return Ok(None);
     }
+    let size = joiners.len() + 1;
     let mode = mode(group_is_live(&world.shape, world.seed, g));
     let group_seed = crate::mls::derive_seed(&[
         b"group".as_slice(),
         &world.seed.to_be_bytes(),
         &g.to_be_bytes(),
     ]);
-    let sim_joiners: Vec<Joiner> = joiners
+    let joiner = |i: usize, u: u32| Joiner {
+        member: Member::with_mode(world.seed, &u.to_string(), mode),
+        kp_index: join_key_package_index(g),
+        // The last member of the creation commit, in groups of four or more, only
+        // receives: `verify` replays the group as that member.
+        track: i < TRACKED_JOINERS.min(initial.saturating_sub(1).max(1)),
+    };
+    let sim_joiners: Vec<Joiner> = joiners[..initial]
         .iter()
         .enumerate()
-        .map(|(i, &u)| Joiner {
-            member: Member::with_mode(world.seed, &u.to_string(), mode),
-            kp_index: join_key_package_index(g),
-            track: i < TRACKED_JOINERS,
-        })
+        .map(|(i, &u)| joiner(i, u))
         .collect();
     let (mut sim, creation) = create_group(
         cfg,
@@ -204,36 +265,72 @@ fn group(world: &World, cfg: &SimConfig, g: u32) -> Result<Option<GroupRows>, Se
         sim_joiners,
     )
     .map_err(gen_err)?;
-    let created = now
-        - TimeDelta::seconds(rng.random_range(86_400..2 * 365 * 86_400))
-        - TimeDelta::milliseconds(rng.random_range(0..1000));
+    // Created once every member's account exists, at least a day before "now".
+    let users = world.users();
+    let first_possible = std::iter::once(creator)
+        .chain(joiners.iter().copied())
+        .map(|u| user_created_at(u, users))
+        .max()
+        .unwrap_or(now)
+        + TimeDelta::minutes(1);
+    let earliest = first_possible.max(now - TimeDelta::days(2 * 365));
+    let latest = (now - TimeDelta::days(1)).max(earliest + TimeDelta::minutes(1));
+    let created = earliest
+        + TimeDelta::seconds(rng.random_range(0..(latest - earliest).num_seconds().max(1)))
+        + TimeDelta::milliseconds(rng.random_range(0..1000));
     let name = if size == 2 {
         None
     } else {
         let words: Vec<String> = Words(1..4).fake_with_rng(&mut rng);
         Some(words.join(" "))
     };
-    let members = std::iter::once((creator, created))
+    let mut members: Vec<(u32, NaiveDateTime)> = std::iter::once((creator, created))
         .chain(
-            joiners
+            joiners[..initial]
                 .iter()
                 .map(|&u| (u, created + TimeDelta::seconds(1))),
         )
         .collect();
     // The add commit, sent in epoch 0 by the creator.
     let mut messages = vec![(creator, 0, "commit", creation.commit, created)];
-    let mut welcomes = Vec::with_capacity(creation.welcomes.len());
+    let mut welcomes = Vec::with_capacity(joiners.len());
     for w in creation.welcomes {
-        welcomes.push((parse_user(&w.user_id)?, w.welcome_head));
+        welcomes.push((parse_user(&w.user_id)?, w.welcome_head, 0, created));
     }
-    let welcome_tail = creation.welcome_tail;
+    let mut welcome_tails = vec![creation.welcome_tail];
     // Application traffic, skewed across groups; large groups talk more.
     let base = world.shape.messages_per_group * 0.5 * if size > 12 { 3.0 } else { 1.0 };
     let count = lognormal_count(&mut rng, base, 1.2, 0, 5000);
+    // Later additions: the invited members in up to `late_adds_max` commits, each just
+    // before a random message (or after the last one).
+    let late = &joiners[initial..];
+    let adds = late.len().min(world.shape.late_adds_max as usize);
+    let mut add_at: Vec<u64> = (0..adds).map(|_| rng.random_range(0..=count)).collect();
+    add_at.sort_unstable();
+    let mut batches = late.chunks(late.len().div_ceil(adds.max(1)).max(1));
     let mut at = created + TimeDelta::seconds(60);
-    let step = ((now - at).num_seconds() / i64::try_from(count + 1).unwrap_or(1)).max(1);
-    for i in 0..count {
+    let step = ((now - at).num_seconds() / i64::try_from(count + 2).unwrap_or(1)).max(1);
+    let mut next_add = 0;
+    let mut cross_checked = 0;
+    for i in 0..=count {
         at += TimeDelta::seconds(rng.random_range(1..=step));
+        while next_add < add_at.len() && add_at[next_add] == i {
+            next_add += 1;
+            let Some(batch) = batches.next() else { break };
+            let added: Vec<Joiner> = batch.iter().map(|&u| joiner(usize::MAX, u)).collect();
+            let additions = sim.add_members(cfg, &added).map_err(gen_err)?;
+            let sent = at - TimeDelta::milliseconds(500);
+            messages.push((creator, additions.epoch, "commit", additions.commit, sent));
+            for w in additions.welcomes {
+                let user = parse_user(&w.user_id)?;
+                welcomes.push((user, w.welcome_head, welcome_tails.len(), sent));
+                members.push((user, sent + TimeDelta::seconds(1)));
+            }
+            welcome_tails.push(additions.welcome_tail);
+        }
+        if i == count {
+            break;
+        }
         if i > 0 && i % u64::from(world.shape.messages_per_commit.max(1)) == 0 {
             // Only the creator commits: every joiner can then replay the whole history
             // from its Welcome (a member cannot process its own commits afresh).
@@ -245,6 +342,16 @@ fn group(world: &World, cfg: &SimConfig, g: u32) -> Result<Option<GroupRows>, Se
         let sentence: String = Sentence(3..25).fake_with_rng(&mut rng);
         let text = format!("{}{sentence}", plaintext_prefix(g, i));
         let msg = sim.send(sender, text.as_bytes()).map_err(gen_err)?;
+        if cross_check {
+            let receiver = (sender + 1) % sim.tracked_len();
+            let plain = sim.receive(receiver, &msg.bytes).map_err(gen_err)?;
+            if plain != text.as_bytes() {
+                return Err(gen_err(format!(
+                    "group {g}: message {i} decrypted by another member differs"
+                )));
+            }
+            cross_checked += 1;
+        }
         messages.push((
             parse_user(&msg.sender)?,
             msg.epoch,
@@ -261,7 +368,9 @@ fn group(world: &World, cfg: &SimConfig, g: u32) -> Result<Option<GroupRows>, Se
         members,
         messages,
         welcomes,
-        welcome_tail,
+        welcome_tails,
+        initial_joiners: initial,
+        cross_checked,
     }))
 }
 
@@ -276,12 +385,12 @@ pub fn groups(world: &World, sinks: Vec<TableSink>) -> Result<(), SeedError> {
     };
     let cfg = SimConfig::fixed();
     let total = world.counts.groups;
-    let (mut member_id, mut message_id, mut welcome_id) = (1i64, 1i64, 1i64);
+    let (mut member_id, mut message_id, mut welcome_id) = (1i32, 1i32, 1i32);
     let make = |batch: u32| -> Result<Vec<(u32, GroupRows)>, SeedError> {
         let first = batch * GROUP_BATCH;
         let mut out = Vec::new();
         for g in first..(first + GROUP_BATCH).min(total) {
-            if let Some(rows) = group(world, &cfg, g)? {
+            if let Some(rows) = group(world, &cfg, g, false)? {
                 out.push((g, rows));
             }
         }
@@ -290,40 +399,40 @@ pub fn groups(world: &World, sinks: Vec<TableSink>) -> Result<(), SeedError> {
     parallel::ordered(world.jobs, total.div_ceil(GROUP_BATCH), make, |batch| {
         for (g, r) in batch {
             groups
-                .int(i64::from(g) + 1)
+                .int4(user_id(g + 1))
                 .text(&r.group_id)
                 .opt_text(r.name.as_deref())
-                .int(r.creator.into())
+                .int4(user_id(r.creator))
                 .timestamp(r.created);
             groups.end_row()?;
             for (u, at) in r.members {
                 members
-                    .int(member_id)
+                    .int4(member_id)
                     .text(&r.group_id)
-                    .int(u.into())
+                    .int4(user_id(u))
                     .timestamp(at);
                 members.end_row()?;
                 member_id += 1;
             }
             for (sender, epoch, kind, bytes, at) in r.messages {
                 messages
-                    .int(message_id)
+                    .int4(message_id)
                     .text(&r.group_id)
-                    .int(sender.into())
-                    .int(i64::try_from(epoch).unwrap_or(i64::MAX))
+                    .int4(user_id(sender))
+                    .int4(i32::try_from(epoch).unwrap_or(i32::MAX))
                     .text(kind)
                     .bytea(&bytes)
                     .timestamp(at);
                 messages.end_row()?;
                 message_id += 1;
             }
-            for (receiver, head) in r.welcomes {
+            for (receiver, head, tail, at) in r.welcomes {
                 welcomes
-                    .int(welcome_id)
+                    .int4(welcome_id)
                     .text(&r.group_id)
-                    .int(receiver.into())
-                    .bytea_parts(&[&head, &r.welcome_tail])
-                    .timestamp(r.created);
+                    .int4(user_id(receiver))
+                    .bytea_parts(&[&head, &r.welcome_tails[tail]])
+                    .timestamp(at);
                 welcomes.end_row()?;
                 welcome_id += 1;
             }

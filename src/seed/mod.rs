@@ -28,6 +28,7 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 
 use crate::db::marker::{self, DbState, MarkerError};
+use copy::Format::Text;
 pub use deferred::secondary_indexes;
 pub use manifest::{Manifest, TableManifest, TABLES};
 pub use params::Shape;
@@ -116,15 +117,23 @@ pub struct SeedOutcome {
 /// One table's generator: writes its rows into the sink.
 type Generator = fn(&World, &mut copy::TableSink) -> Result<(), SeedError>;
 
-const SIMPLE_TABLES: &[(&str, &str, Generator)] = &[
-    ("users", social::USERS_COLUMNS, social::users),
-    ("events", markets::EVENTS_COLUMNS, markets::events),
-    ("user_shares", markets::SHARES_COLUMNS, markets::user_shares),
-    ("posts", social::POSTS_COLUMNS, social::posts),
-    ("follows", social::FOLLOWS_COLUMNS, social::follows),
+/// The tables with a generator of their own, and their COPY format (binary where BYTEA
+/// dominates; see [`copy`]).
+const SIMPLE_TABLES: &[(&str, &str, copy::Format, Generator)] = &[
+    ("users", social::USERS_COLUMNS, Text, social::users),
+    ("events", markets::EVENTS_COLUMNS, Text, markets::events),
+    (
+        "user_shares",
+        markets::SHARES_COLUMNS,
+        Text,
+        markets::user_shares,
+    ),
+    ("posts", social::POSTS_COLUMNS, Text, social::posts),
+    ("follows", social::FOLLOWS_COLUMNS, Text, social::follows),
     (
         "mls_key_packages",
         mls::KEY_PACKAGES_COLUMNS,
+        mls::FORMAT,
         mls::key_packages,
     ),
 ];
@@ -196,13 +205,13 @@ pub async fn seed(
     let progress_ref = &mut progress;
     let mut loaders = Vec::new();
     let mut generators = Vec::new();
-    for &(table, columns, generate) in SIMPLE_TABLES {
+    for &(table, columns, format, generate) in SIMPLE_TABLES {
         let (tx, rx) = mpsc::channel(copy::CHANNEL_CHUNKS);
         let bar = progress_ref.table(table);
-        loaders.push(spawn_loader(pool, table, columns, rx, bar, plain));
+        loaders.push(spawn_loader(pool, (table, columns, format), rx, bar, plain));
         let w = Arc::clone(&world);
         generators.push(tokio::task::spawn_blocking(move || {
-            let mut sink = copy::TableSink::new(table, tx);
+            let mut sink = copy::TableSink::with_format(table, format, tx);
             generate(&w, &mut sink)?;
             sink.finish()?;
             Ok::<(), SeedError>(())
@@ -212,8 +221,14 @@ pub async fn seed(
     for &(table, columns) in mls::TABLES {
         let (tx, rx) = mpsc::channel(copy::CHANNEL_CHUNKS);
         let bar = progress_ref.table(table);
-        loaders.push(spawn_loader(pool, table, columns, rx, bar, plain));
-        mls_sinks.push(copy::TableSink::new(table, tx));
+        loaders.push(spawn_loader(
+            pool,
+            (table, columns, mls::FORMAT),
+            rx,
+            bar,
+            plain,
+        ));
+        mls_sinks.push(copy::TableSink::with_format(table, mls::FORMAT, tx));
     }
     let w = Arc::clone(&world);
     let mls_gen = tokio::task::spawn_blocking(move || mls::groups(&w, mls_sinks));
@@ -330,16 +345,15 @@ pub(crate) fn sql(step: &'static str) -> impl FnOnce(sqlx::Error) -> SeedError {
 
 fn spawn_loader(
     pool: &PgPool,
-    table: &'static str,
-    columns: &'static str,
-    rx: mpsc::Receiver<Vec<u8>>,
+    (table, columns, format): (&'static str, &'static str, copy::Format),
+    rx: mpsc::Receiver<copy::Chunk>,
     bar: indicatif::ProgressBar,
     plain: bool,
 ) -> tokio::task::JoinHandle<Result<TableTiming, SeedError>> {
     let pool = pool.clone();
     tokio::spawn(async move {
         let started = Instant::now();
-        let copy::Loaded { rows, checksum } = copy::load(pool, table, columns, rx, &bar)
+        let copy::Loaded { rows, checksum } = copy::load(pool, table, columns, format, rx, &bar)
             .await
             .map_err(|source| SeedError::Load { table, source })?;
         let seconds = started.elapsed().as_secs_f64();

@@ -5,7 +5,7 @@ use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use serde::{Deserialize, Serialize};
 
 /// Version of the generators; bump when their output changes for a given seed.
-pub const GENERATOR_VERSION: u32 = 2;
+pub const GENERATOR_VERSION: u32 = 3;
 
 /// The documented password of every seeded user.
 pub const PASSWORD: &str = "intellacc-bench";
@@ -61,10 +61,17 @@ pub struct Shape {
     /// Size of small groups (inclusive) and the largest large group.
     pub small_group_max: u32,
     pub large_group_max: u32,
-    /// Mean application messages per group (Zipf-skewed across groups), and a member update
-    /// commit after every `messages_per_commit` messages.
+    /// Mean application messages per group (log-normal with sigma 1.2 across groups, so
+    /// the median is about half of it; large groups 3x), and a creator self-update commit
+    /// after every `messages_per_commit` messages.
     pub messages_per_group: f64,
     pub messages_per_commit: u32,
+    /// Share of a group's members (besides the creator and the first member) who are
+    /// invited after creation, in later add commits, rather than by the creation commit.
+    /// DMs are complete from the start.
+    pub late_join_share: f64,
+    /// At most this many later add commits per group (invitees are batched into them).
+    pub late_adds_max: u32,
     /// Share of non-dormant users with an uploaded key package.
     pub key_package_share: f64,
     /// MLS groups generated with real cryptography (verifiable by any MLS client): the
@@ -103,6 +110,8 @@ impl Default for Shape {
             large_group_max: 300,
             messages_per_group: 12.0,
             messages_per_commit: 25,
+            late_join_share: 0.25,
+            late_adds_max: 3,
             key_package_share: 0.9,
             mls_live_groups: 1_000,
             mls_live_key_packages: 10_000,
