@@ -24,6 +24,8 @@ cat >> "$work/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$work'
+wal_level = minimal
+max_wal_senders = 0
 fsync = off
 synchronous_commit = off
 full_page_writes = off
@@ -44,7 +46,8 @@ echo "== seed --scale $scale --seed $seed"
 read -r seed_s seed_kb < "$work/seed.time"
 rows=$("${psql[@]}" -d seeded -c "SELECT sum(n_live_tup) FROM pg_stat_user_tables WHERE relname NOT LIKE 'intellacc_bench%' AND relname <> '_sqlx_migrations'")
 bytes=$("${psql[@]}" -d seeded -c "SELECT pg_database_size('seeded')")
-"${psql[@]}" -d seeded -c "SELECT relname, n_live_tup FROM pg_stat_user_tables ORDER BY relname" > "$work/rows"
+# Per table: name and on-disk size with its indexes and TOAST, for MB/s.
+"${psql[@]}" -F ' ' -d seeded -c "SELECT relname, pg_total_relation_size(relid) FROM pg_stat_user_tables ORDER BY relname" > "$work/sizes"
 
 echo "== pg_dump (directory format) and pg_restore -j 2 of the same rows"
 "$pgbin/pg_dump" -h 127.0.0.1 -p "$port" -U postgres -Fd -j 2 -f "$work/dump" seeded
@@ -60,4 +63,10 @@ awk -v s="$seed_s" -v r="$restore_s" -v n="$rows" -v b="$bytes" -v kb="$seed_kb"
   printf "restore: %7.1f s  %9.0f rows/s  %6.1f MB/s\n", r, n / r, b / 1048576 / r
   printf "seed / restore = %.2f\n", s / r
 }'
-echo; echo "per-table load (from the seeder):"; grep "loaded" "$work/seed.log" || true
+echo; grep "^seeded in" "$work/seed.log" || true
+echo; echo "per table (seconds from the seeder's log; MB on disk with indexes and TOAST):"
+awk 'NR == FNR { size[$1] = $2; next }
+  $1 == "loaded" {
+    t = $2; rows = $3; secs = $6
+    printf "  %-22s %9d rows %8.1f MB %7.2f s %9.0f rows/s %7.1f MB/s\n", t, rows, size[t] / 1048576, secs, rows / secs, size[t] / 1048576 / secs
+  }' "$work/sizes" "$work/seed.log"

@@ -60,3 +60,28 @@ async fn seeding_restores_every_index_and_constraint() {
     let url = common::seeded_db().await;
     assert_same(&catalog(&url).await, "after seeding");
 }
+
+#[tokio::test]
+async fn seeded_tables_are_analyzed_and_all_visible() {
+    // Vacuumed after the load: every heap page is in the visibility map, so index-only
+    // scans need no heap visits from the first query; and the planner has statistics.
+    let url = common::seeded_db().await;
+    let pool = common::pool(&url).await;
+    let rows: Vec<(String, i32, i32, bool)> = sqlx::query_as(
+        "SELECT c.relname::text, c.relpages, c.relallvisible, \
+         EXISTS (SELECT FROM pg_statistic s WHERE s.starelid = c.oid) \
+         FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' \
+         AND c.relname = ANY($1) ORDER BY 1",
+    )
+    .bind(intellacc_bench::seed::TABLES)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), intellacc_bench::seed::TABLES.len());
+    for (table, pages, visible, analyzed) in rows {
+        assert!(pages > 0, "{table}: no pages");
+        assert_eq!(visible, pages, "{table}: not all-visible");
+        assert!(analyzed, "{table}: no planner statistics");
+    }
+    pool.close().await;
+}

@@ -619,3 +619,45 @@ async fn tampered_mls_rows_fail_verification() {
         );
     }
 }
+
+#[tokio::test]
+async fn rows_written_into_a_migrated_database_are_never_emptied() {
+    // A database the harness migrated but never seeded, where someone stored a row: the
+    // load truncates each table in its COPY transaction, so seeding refuses up front.
+    let url = common::fresh_db().await;
+    let pool = common::pool(&url).await;
+    intellacc_bench::db::marker::claim_and_migrate(&pool, "m")
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO posts (content) VALUES ('mine')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let err = seed::seed(&pool, "m", &SeedOptions::new(1, 0.01))
+        .await
+        .unwrap_err();
+    let chain = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ");
+    assert!(chain.contains("posts already holds rows"), "{chain}");
+    assert!(chain.contains("--reset"), "{chain}");
+    // Untouched: still only migrated, the constraints still in place.
+    let state: String = sqlx::query_scalar("SELECT state FROM intellacc_bench_manifest")
+        .fetch_optional(&pool)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| "migrated".into());
+    assert_eq!(state, "migrated");
+    let fks: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_constraint WHERE contype = 'f'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(fks > 0);
+    let kept: Vec<String> = sqlx::query_scalar("SELECT content FROM posts")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, ["mine"]);
+    pool.close().await;
+}

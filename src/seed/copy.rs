@@ -27,11 +27,13 @@ pub enum Format {
 }
 
 impl Format {
-    /// The options clause of the COPY statement.
+    /// The options clause of the COPY statement. `FREEZE` writes the rows frozen and their
+    /// pages all-visible (the table is truncated in the same transaction), so the
+    /// `VACUUM (ANALYZE)` after the load does not rewrite every page to set hint bits.
     pub fn copy_options(self) -> &'static str {
         match self {
-            Self::Text => "",
-            Self::Binary => " (FORMAT binary)",
+            Self::Text => " (FREEZE)",
+            Self::Binary => " (FORMAT binary, FREEZE)",
         }
     }
 }
@@ -290,7 +292,10 @@ pub struct Loaded {
     pub checksum: String,
 }
 
-/// Streams chunks from `rx` into `COPY table (columns) FROM STDIN` on one pooled connection.
+/// Streams chunks from `rx` into `COPY table (columns) FROM STDIN` on one pooled connection,
+/// in one transaction that first truncates the (empty, just migrated) table: that is what lets
+/// COPY freeze the rows and, on a server with `wal_level = minimal` such as the throwaway
+/// cluster, skip writing them to the WAL.
 pub async fn load(
     pool: PgPool,
     table: &'static str,
@@ -300,12 +305,26 @@ pub async fn load(
     progress: &indicatif::ProgressBar,
 ) -> Result<Loaded, sqlx::Error> {
     use sha2::Digest as _;
-    let mut conn = pool.acquire().await?;
+    let mut tx = pool.begin().await?;
+    // Never empty a table that holds rows: only the just-migrated, empty tables are loaded.
+    let empty: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT NOT EXISTS (SELECT FROM {table})"
+    )))
+    .fetch_one(&mut *tx)
+    .await?;
+    if !empty {
+        return Err(sqlx::Error::Protocol(format!(
+            "table {table} already holds rows; seed a fresh database or use --reset"
+        )));
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!("TRUNCATE {table}")))
+        .execute(&mut *tx)
+        .await?;
     let stmt = format!(
         "COPY {table} ({columns}) FROM STDIN{}",
         format.copy_options()
     );
-    let mut copy = conn.copy_in_raw(&stmt).await?;
+    let mut copy = tx.copy_in_raw(&stmt).await?;
     let mut hash = sha2::Sha256::new();
     let mut total = 0u64;
     while let Some(Chunk { bytes, rows }) = rx.recv().await {
@@ -323,6 +342,7 @@ pub async fn load(
             "COPY into {table} stored {stored} rows, {total} were sent"
         )));
     }
+    tx.commit().await?;
     Ok(Loaded {
         rows: stored,
         checksum: hex::encode(&hash.finalize()[..16]),

@@ -1,115 +1,255 @@
-//! What the load defers: foreign keys and secondary indexes (dropped before the COPY and
-//! restored after it), and the id sequences (moved past the loaded ids).
+//! What the load defers: foreign keys, primary keys, UNIQUE constraints and secondary indexes
+//! (dropped before the COPY and restored after it, as pg_restore orders a restore), and the
+//! id sequences (moved past the loaded ids).
+//!
+//! Like `pg_restore -j`, a table's keys and indexes are built, and the table vacuumed, as
+//! soon as its own load has finished, while the other tables are still loading; a foreign
+//! key is restored once both its tables are built.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use sqlx::PgPool;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
 
 use super::{progress, sql, SeedError, TABLES};
 
-/// Concurrent index builds after the load.
-const INDEX_BUILDS: usize = 4;
+/// Concurrent builds (keys, indexes, VACUUM, foreign keys): more would only queue on two
+/// cores.
+const CONCURRENT_BUILDS: usize = 4;
 
-/// Foreign keys and secondary (non-constraint) indexes, dropped for the load and restored
-/// after it, as pg_restore does: building an index once is far cheaper than maintaining it
-/// row by row, and foreign keys let the tables load concurrently in any order.
+/// A foreign key: (table, constraint, definition, referenced table).
+type ForeignKey = (String, String, String, String);
+
+/// Foreign keys, primary keys, UNIQUE constraints and secondary indexes, dropped for the
+/// load and restored after it, as pg_restore does: building an index once is far cheaper than
+/// maintaining it row by row, and without foreign keys the tables load concurrently in any
+/// order.
 pub(super) struct Deferred {
-    foreign_keys: Vec<(String, String, String)>,
-    indexes: Vec<(String, String)>,
+    foreign_keys: Vec<ForeignKey>,
+    /// Per table, in build order: (what is built, its statement) — keys first, so that the
+    /// secondary indexes and foreign keys find them.
+    builds: BTreeMap<String, Vec<(String, String)>>,
 }
 
 impl Deferred {
     pub(super) async fn take(pool: &PgPool) -> Result<Self, SeedError> {
-        let foreign_keys: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid) \
+        let foreign_keys: Vec<ForeignKey> = sqlx::query_as(
+            "SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid), \
+             confrelid::regclass::text \
              FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace \
-             ORDER BY conrelid::regclass::text, conname",
+             ORDER BY 1, 2",
         )
         .fetch_all(pool)
         .await
         .map_err(sql("listing foreign keys"))?;
-        let indexes = secondary_indexes(pool)
+        let keys: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid) \
+             FROM pg_constraint WHERE contype IN ('p', 'u') \
+             AND connamespace = 'public'::regnamespace ORDER BY 1, 2",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(sql("listing keys"))?;
+        let indexes: Vec<(String, String, String)> = sqlx::query_as(SECONDARY_INDEXES)
+            .bind(TABLES)
+            .fetch_all(pool)
             .await
             .map_err(sql("listing indexes"))?;
+
         let mut tx = pool.begin().await.map_err(sql("dropping constraints"))?;
-        for (table, name, _) in &foreign_keys {
-            let stmt = format!("ALTER TABLE {table} DROP CONSTRAINT {name}");
+        let drops = foreign_keys
+            .iter()
+            .map(|(table, name, _, _)| format!("ALTER TABLE {table} DROP CONSTRAINT {name}"))
+            .chain(
+                keys.iter()
+                    .map(|(table, name, _)| format!("ALTER TABLE {table} DROP CONSTRAINT {name}")),
+            )
+            .chain(
+                indexes
+                    .iter()
+                    .map(|(_, name, _)| format!("DROP INDEX {name}")),
+            );
+        for stmt in drops {
             sqlx::query(sqlx::AssertSqlSafe(stmt))
                 .execute(&mut *tx)
                 .await
-                .map_err(sql("dropping foreign keys"))?;
-        }
-        for (name, _) in &indexes {
-            let stmt = format!("DROP INDEX {name}");
-            sqlx::query(sqlx::AssertSqlSafe(stmt))
-                .execute(&mut *tx)
-                .await
-                .map_err(sql("dropping indexes"))?;
+                .map_err(sql("dropping constraints and indexes"))?;
         }
         tx.commit().await.map_err(sql("dropping constraints"))?;
+
+        let mut builds: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for (table, name, def) in keys {
+            let stmt = format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}");
+            builds.entry(table).or_default().push((name, stmt));
+        }
+        for (table, name, def) in indexes {
+            builds.entry(table).or_default().push((name, def));
+        }
         Ok(Self {
             foreign_keys,
-            indexes,
+            builds,
         })
     }
 
-    pub(super) async fn restore(
-        self,
-        pool: &PgPool,
-        progress: &progress::Progress,
-    ) -> Result<(), SeedError> {
-        // Indexes a few at a time (more would only queue on two cores and could exhaust the
-        // pool), then foreign keys, which validate against the now-built unique indexes.
-        let gate = Arc::new(tokio::sync::Semaphore::new(INDEX_BUILDS));
-        let mut handles = Vec::new();
-        for (name, def) in self.indexes {
-            let pool = pool.clone();
-            let gate = Arc::clone(&gate);
-            handles.push(tokio::spawn(async move {
-                let _permit = gate.acquire_owned().await;
-                let started = Instant::now();
-                sqlx::query(sqlx::AssertSqlSafe(def))
-                    .execute(&pool)
-                    .await
-                    .map(|_| (name, started.elapsed()))
-            }));
+    /// Starts restoring: foreign-key tasks wait for their tables; call
+    /// [`Restore::table_loaded`] as each table's load finishes.
+    pub(super) fn start(self, pool: &PgPool, progress: &progress::Progress) -> Arc<Restore> {
+        let gate = Arc::new(Semaphore::new(CONCURRENT_BUILDS));
+        let mut built = BTreeMap::new();
+        let mut watchers = BTreeMap::new();
+        for &table in TABLES {
+            let (tx, rx) = watch::channel(false);
+            built.insert(table.to_string(), tx);
+            watchers.insert(table.to_string(), rx);
         }
-        for h in handles {
-            let (name, took): (String, Duration) = h
-                .await
-                .map_err(|e| SeedError::Generator(e.to_string()))?
-                .map_err(sql("building indexes"))?;
-            progress.println(&format!(
-                "  index  {name:<28} built in {:>6.2} s",
-                took.as_secs_f64()
-            ));
-        }
-        for (table, name, def) in self.foreign_keys {
-            let stmt = format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}");
-            sqlx::query(sqlx::AssertSqlSafe(stmt))
-                .execute(pool)
-                .await
-                .map_err(sql("restoring foreign keys"))?;
-        }
-        Ok(())
+        let foreign_keys = self
+            .foreign_keys
+            .into_iter()
+            .map(|(table, name, def, referenced)| {
+                let waits: Vec<watch::Receiver<bool>> = [&table, &referenced]
+                    .iter()
+                    .filter_map(|t| watchers.get(t.as_str()).cloned())
+                    .collect();
+                let (pool, gate, progress) = (pool.clone(), Arc::clone(&gate), progress.clone());
+                tokio::spawn(async move {
+                    for mut w in waits {
+                        if w.wait_for(|b| *b).await.is_err() {
+                            // The table was never built: its own error is reported.
+                            return Ok(());
+                        }
+                    }
+                    let stmt = format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}");
+                    run(&pool, &gate, &progress, "foreign key", &name, stmt).await
+                })
+            })
+            .collect();
+        Arc::new(Restore {
+            pool: pool.clone(),
+            progress: progress.clone(),
+            gate,
+            builds: Mutex::new(self.builds),
+            built: Mutex::new(built),
+            tables: Mutex::new(Vec::new()),
+            foreign_keys: Mutex::new(foreign_keys),
+        })
     }
 }
 
+/// The restore in progress, shared by the loaders.
+pub(super) struct Restore {
+    pool: PgPool,
+    progress: progress::Progress,
+    gate: Arc<Semaphore>,
+    builds: Mutex<BTreeMap<String, Vec<(String, String)>>>,
+    built: Mutex<BTreeMap<String, watch::Sender<bool>>>,
+    tables: Mutex<Vec<JoinHandle<Result<(), SeedError>>>>,
+    foreign_keys: Mutex<Vec<JoinHandle<Result<(), SeedError>>>>,
+}
+
+impl Restore {
+    /// `table` is loaded: build its keys and indexes in order, then `VACUUM (ANALYZE)` it,
+    /// so index-only scans work from the first query.
+    pub(super) fn table_loaded(&self, table: &str) {
+        let builds = lock(&self.builds).remove(table).unwrap_or_default();
+        let done = lock(&self.built).remove(table);
+        let (pool, gate, progress) = (
+            self.pool.clone(),
+            Arc::clone(&self.gate),
+            self.progress.clone(),
+        );
+        let vacuum = format!("VACUUM (ANALYZE) {table}");
+        let table = table.to_string();
+        lock(&self.tables).push(tokio::spawn(async move {
+            for (name, stmt) in builds {
+                run(&pool, &gate, &progress, "index", &name, stmt).await?;
+            }
+            run(&pool, &gate, &progress, "vacuum", &table, vacuum).await?;
+            if let Some(done) = done {
+                let _ = done.send(true);
+            }
+            Ok(())
+        }));
+    }
+
+    /// Waits for every build; the first error wins. Tables never loaded (none, after a
+    /// successful load) release the foreign keys waiting for them.
+    pub(super) async fn finish(&self) -> Result<(), SeedError> {
+        lock(&self.built).clear();
+        let handles: Vec<_> = std::mem::take(&mut *lock(&self.tables))
+            .into_iter()
+            .chain(std::mem::take(&mut *lock(&self.foreign_keys)))
+            .collect();
+        let mut failure = None;
+        for h in handles {
+            let outcome = h
+                .await
+                .map_err(|e| SeedError::Generator(e.to_string()))
+                .and_then(|r| r);
+            if let Err(e) = outcome {
+                failure.get_or_insert(e);
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs one build statement under the gate and prints how long it took.
+async fn run(
+    pool: &PgPool,
+    gate: &Semaphore,
+    progress: &progress::Progress,
+    what: &'static str,
+    name: &str,
+    stmt: String,
+) -> Result<(), SeedError> {
+    let _permit = gate
+        .acquire()
+        .await
+        .map_err(|e| SeedError::Generator(e.to_string()))?;
+    let started = Instant::now();
+    sqlx::query(sqlx::AssertSqlSafe(stmt))
+        .execute(pool)
+        .await
+        .map_err(sql(match what {
+            "index" => "building keys and indexes",
+            "vacuum" => "VACUUM (ANALYZE)",
+            _ => "restoring foreign keys",
+        }))?;
+    progress.println(&format!(
+        "  {what:<11} {name:<40} {:>6.2} s",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// Secondary indexes (not backing a constraint) of the given tables: (table, name,
+/// definition).
+const SECONDARY_INDEXES: &str = "SELECT t.relname::text, ic.relname::text, \
+     pg_get_indexdef(i.indexrelid) \
+     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+     JOIN pg_class t ON t.oid = i.indrelid \
+     WHERE t.relnamespace = 'public'::regnamespace AND t.relname = ANY($1) \
+     AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) \
+     ORDER BY 1, 2";
+
 /// Secondary indexes of the Intellacc tables: (name, definition), excluding those that back
-/// a constraint (primary keys, UNIQUE).
+/// a constraint (primary keys, UNIQUE), by name.
 pub async fn secondary_indexes(pool: &PgPool) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT ic.relname::text, pg_get_indexdef(i.indexrelid) \
-         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
-         JOIN pg_class t ON t.oid = i.indrelid \
-         WHERE t.relnamespace = 'public'::regnamespace AND t.relname = ANY($1) \
-         AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) \
-         ORDER BY 1",
-    )
-    .bind(TABLES)
-    .fetch_all(pool)
-    .await
+    let rows: Vec<(String, String, String)> = sqlx::query_as(SECONDARY_INDEXES)
+        .bind(TABLES)
+        .fetch_all(pool)
+        .await?;
+    let mut indexes: Vec<(String, String)> =
+        rows.into_iter().map(|(_, name, def)| (name, def)).collect();
+    indexes.sort();
+    Ok(indexes)
 }
 
 /// Points every id sequence past the loaded ids, so later INSERTs (trades, posted messages)

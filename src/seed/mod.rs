@@ -52,6 +52,11 @@ pub enum SeedError {
     },
     #[error("generator failed: {0}")]
     Generator(String),
+    #[error(
+        "table {table} already holds rows that intellacc-bench did not seed; seed a fresh \
+         database, or drop this data with --reset"
+    )]
+    NotEmpty { table: &'static str },
 }
 
 impl From<copy::SinkClosed> for SeedError {
@@ -174,6 +179,19 @@ pub async fn seed(
         }
     }
     marker::claim_and_migrate(pool, database).await?;
+    // A migrated, never-seeded database may have been written to (by `serve`, say): the
+    // load truncates each table, so refuse rather than lose those rows.
+    for &table in TABLES {
+        let used: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT EXISTS (SELECT FROM {table})"
+        )))
+        .fetch_one(pool)
+        .await
+        .map_err(sql("checking the tables are empty"))?;
+        if used {
+            return Err(SeedError::NotEmpty { table });
+        }
+    }
     sqlx::query(
         "INSERT INTO intellacc_bench_manifest (id, state) VALUES (1, 'seeding') \
          ON CONFLICT (id) DO UPDATE SET state = 'seeding', manifest = NULL, updated_at = now()",
@@ -202,13 +220,20 @@ pub async fn seed(
     let load_started = Instant::now();
     let mut progress = progress::Progress::new(progress::Mode::detect(opts.quiet));
     let plain = progress.mode() == progress::Mode::Lines;
+    let restore = deferred.start(pool, &progress);
     let progress_ref = &mut progress;
     let mut loaders = Vec::new();
     let mut generators = Vec::new();
     for &(table, columns, format, generate) in SIMPLE_TABLES {
         let (tx, rx) = mpsc::channel(copy::CHANNEL_CHUNKS);
         let bar = progress_ref.table(table);
-        loaders.push(spawn_loader(pool, (table, columns, format), rx, bar, plain));
+        loaders.push(spawn_loader(
+            pool,
+            (table, columns, format),
+            rx,
+            (bar, plain),
+            Arc::clone(&restore),
+        ));
         let w = Arc::clone(&world);
         generators.push(tokio::task::spawn_blocking(move || {
             let mut sink = copy::TableSink::with_format(table, format, tx);
@@ -225,8 +250,8 @@ pub async fn seed(
             pool,
             (table, columns, mls::FORMAT),
             rx,
-            bar,
-            plain,
+            (bar, plain),
+            Arc::clone(&restore),
         ));
         mls_sinks.push(copy::TableSink::with_format(table, mls::FORMAT, tx));
     }
@@ -276,13 +301,11 @@ pub async fn seed(
     }
     let load_seconds = load_started.elapsed().as_secs_f64();
 
+    // Keys, indexes and VACUUM of the tables that finished early ran during the load; this
+    // is what remains after the last table.
     let index_started = Instant::now();
     deferred::fix_sequences(pool).await?;
-    deferred.restore(pool, &progress).await?;
-    sqlx::query("VACUUM (ANALYZE)")
-        .execute(pool)
-        .await
-        .map_err(sql("VACUUM (ANALYZE)"))?;
+    restore.finish().await?;
     let index_seconds = index_started.elapsed().as_secs_f64();
 
     let manifest_started = Instant::now();
@@ -347,8 +370,8 @@ fn spawn_loader(
     pool: &PgPool,
     (table, columns, format): (&'static str, &'static str, copy::Format),
     rx: mpsc::Receiver<copy::Chunk>,
-    bar: indicatif::ProgressBar,
-    plain: bool,
+    (bar, plain): (indicatif::ProgressBar, bool),
+    restore: Arc<deferred::Restore>,
 ) -> tokio::task::JoinHandle<Result<TableTiming, SeedError>> {
     let pool = pool.clone();
     tokio::spawn(async move {
@@ -361,6 +384,7 @@ fn spawn_loader(
         let rows_per_sec = rows as f64 / seconds.max(1e-9);
         bar.set_position(rows);
         bar.finish_with_message("done");
+        restore.table_loaded(table);
         if plain {
             // On a terminal the finished bar is the summary line.
             eprintln!(

@@ -26,7 +26,9 @@ impl Mode {
     }
 }
 
-/// Progress of a seeding run; bars count rows even when hidden, for the plain lines.
+/// Progress of a seeding run; bars count rows even when hidden, for the plain lines. Clones
+/// share the bars.
+#[derive(Clone)]
 pub struct Progress {
     mode: Mode,
     multi: MultiProgress,
