@@ -56,10 +56,10 @@ pub struct DataArgs {
     /// Drop and re-seed a database that already holds intellacc-bench data.
     #[arg(long)]
     pub reset: bool,
-    /// Generator threads for the MLS tables (default: one per core). The data does not
-    /// depend on it.
-    #[arg(long, value_parser = clap::value_parser!(usize))]
-    pub jobs: Option<usize>,
+    /// Generator threads for the MLS tables, 1-64 (default: one per core). The data does
+    /// not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64), allow_negative_numbers = true)]
+    pub jobs: Option<u16>,
     /// Share of MLS groups and key packages beyond scale 1 generated with real
     /// cryptography (everything up to scale 1 always is); the rest use forged asymmetric
     /// primitives (see the README). 1 makes every row verifiable, and seeding slower.

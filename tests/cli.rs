@@ -90,4 +90,9 @@ fn bad_database_url_and_scale_are_errors() {
     let (code, err) = bench(&["run", "--duration", "0"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("duration"), "{err}");
+    for jobs in ["0", "65", "-1"] {
+        let (code, err) = bench(&["seed", "--jobs", jobs]);
+        assert_eq!(code, 2, "--jobs {jobs}: {err}");
+        assert!(err.contains("--jobs"), "{err}");
+    }
 }

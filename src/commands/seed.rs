@@ -47,7 +47,7 @@ pub async fn seed_now(
             mls_live_share: data.mls_live_share,
             ..Shape::default()
         },
-        jobs: data.jobs.unwrap_or_else(default_jobs),
+        jobs: data.jobs.map_or_else(default_jobs, usize::from),
     };
     if !quiet {
         eprintln!(
