@@ -661,3 +661,132 @@ async fn rows_written_into_a_migrated_database_are_never_emptied() {
     assert_eq!(kept, ["mine"]);
     pool.close().await;
 }
+
+/// Measured share of `sql` (a single float8) in the database behind `pool`.
+async fn share(pool: &sqlx::PgPool, sql: &'static str) -> f64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+#[tokio::test]
+async fn shapes_match_their_documented_parameters() {
+    // A larger world than the shared one (5,000 users), so the ratios settle near the
+    // parameters; each check is tied to its `Shape` field.
+    let shape = Shape::default();
+    let url = common::fresh_db().await;
+    common::seed_into(&url, 42, 0.5).await;
+    let pool = common::pool(&url).await;
+
+    // dormant_share: users with no posts, positions or group memberships. Active users may
+    // also happen to have none of them, so the measured share is at least the parameter.
+    let idle = share(
+        &pool,
+        "SELECT avg((NOT EXISTS (SELECT FROM posts p WHERE p.author_id = u.id) \
+         AND NOT EXISTS (SELECT FROM user_shares s WHERE s.user_id = u.id) \
+         AND NOT EXISTS (SELECT FROM mls_group_members m WHERE m.user_id = u.id))::int)::float8 \
+         FROM users u",
+    )
+    .await;
+    assert!(
+        idle >= shape.dormant_share - 0.02 && idle < shape.dormant_share + 0.15,
+        "idle users {idle:.3}, dormant_share {}",
+        shape.dormant_share
+    );
+
+    // open_share / closed_share: statuses in their ratios (250 markets), open ones close
+    // in the future, closed and resolved ones in the past; only resolved ones have outcomes.
+    for (status, want) in [
+        ("open", shape.open_share),
+        ("closed", shape.closed_share),
+        ("resolved", 1.0 - shape.open_share - shape.closed_share),
+    ] {
+        let got: f64 = sqlx::query_scalar("SELECT avg((status = $1)::int)::float8 FROM events")
+            .bind(status)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!((got - want).abs() < 0.08, "{status}: {got:.3}, want {want}");
+    }
+    let misplaced: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE \
+         (status = 'open') <> (closing_date > '2026-01-01'::timestamp) \
+         OR (status = 'resolved') <> (resolved_outcome IS NOT NULL)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(misplaced, 0);
+
+    // power_follower_share / power_follower_min: a few users follow over a thousand.
+    let power: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT follower_id FROM follows GROUP BY follower_id \
+         HAVING count(*) >= $1) p",
+    )
+    .bind(i64::try_from(shape.power_follower_min).unwrap())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let expected_power = 5000.0 * (1.0 - shape.dormant_share) * shape.power_follower_share;
+    #[allow(clippy::cast_precision_loss)]
+    let power_f = power as f64;
+    assert!(
+        power >= 3 && power_f < 3.0 * expected_power,
+        "{power} power followers, about {expected_power:.0} expected"
+    );
+    // follow_median: typical users follow tens, not thousands.
+    let median_following = share(
+        &pool,
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY n)::float8 \
+         FROM (SELECT count(*) AS n FROM follows GROUP BY follower_id) c",
+    )
+    .await;
+    assert!(
+        (5.0..=2.0 * shape.follow_median).contains(&median_following),
+        "median following {median_following}"
+    );
+
+    // heavy_trader_min and closed_out_share.
+    let heavy: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT user_id FROM user_shares GROUP BY user_id \
+         HAVING count(*) >= $1) h",
+    )
+    .bind(i64::try_from(shape.heavy_trader_min).unwrap())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(heavy >= 20, "only {heavy} heavy traders");
+    let closed_out = share(
+        &pool,
+        "SELECT avg((yes_shares = 0 AND no_shares = 0)::int)::float8 FROM user_shares",
+    )
+    .await;
+    assert!(
+        (closed_out - shape.closed_out_share).abs() < 0.02,
+        "closed-out positions {closed_out:.3}"
+    );
+
+    // dm_share / large_group_share / large_group_min: group sizes.
+    let (dms, large, biggest): (f64, i64, i64) = sqlx::query_as(
+        "SELECT avg((n = 2)::int)::float8, count(*) FILTER (WHERE n >= $1), max(n) \
+         FROM (SELECT count(*) AS n FROM mls_group_members GROUP BY group_id) g",
+    )
+    .bind(i64::from(shape.large_group_min))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!((dms - shape.dm_share).abs() < 0.08, "DM share {dms:.3}");
+    assert!(large >= 5, "only {large} large groups");
+    assert!(biggest <= i64::from(shape.large_group_max));
+    // messages_per_group: the mean of application messages per group, within a factor
+    // (log-normal, large groups talk 3x more).
+    let per_group = share(
+        &pool,
+        "SELECT (SELECT count(*) FROM mls_group_messages WHERE content_type = 'application')::float8 \
+         / (SELECT count(*) FROM mls_groups)",
+    )
+    .await;
+    assert!(
+        per_group > shape.messages_per_group * 0.5 && per_group < shape.messages_per_group * 3.0,
+        "{per_group:.1} messages per group"
+    );
+    pool.close().await;
+}

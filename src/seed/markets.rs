@@ -96,17 +96,24 @@ pub fn user_shares(world: &World, sink: &mut TableSink) -> Result<(), SeedError>
         if world.is_dormant(user) {
             continue;
         }
+        let s = &world.shape;
         let k = if world.is_heavy_trader(user) {
-            rng.random_range(30..=200u64)
+            rng.random_range(s.heavy_trader_min..=s.heavy_trader_max.max(s.heavy_trader_min))
         } else {
-            lognormal_count(&mut rng, world.shape.positions_median, 1.0, 0, 40)
+            lognormal_count(
+                &mut rng,
+                s.positions_median,
+                1.0,
+                0,
+                s.typical_positions_max,
+            )
         }
         .min(u64::from(events));
         chosen.clear();
         let mut attempts = 0;
         while (chosen.len() as u64) < k && attempts < 20 * k + 50 {
             attempts += 1;
-            let e = if rng.random_bool(0.8) {
+            let e = if rng.random_bool(s.market_popular_share.clamp(0.0, 1.0)) {
                 world.popular_event(&mut rng)
             } else {
                 rng.random_range(1..=events)
@@ -120,9 +127,11 @@ pub fn user_shares(world: &World, sink: &mut TableSink) -> Result<(), SeedError>
         for &e in &picks {
             let roll: f64 = rng.random();
             let size = 10.0 * (1.2 * rng::normal(&mut rng)).exp();
-            let (yes, no) = if roll < 0.05 {
+            // Closed out, then both sides (10%), yes only (45%), no only (the rest).
+            let closed = s.closed_out_share;
+            let (yes, no) = if roll < closed {
                 (0.0, 0.0)
-            } else if roll < 0.15 {
+            } else if roll < closed + 0.10 {
                 (size, 10.0 * (1.2 * rng::normal(&mut rng)).exp())
             } else if roll < 0.6 {
                 (size, 0.0)

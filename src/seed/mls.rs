@@ -84,7 +84,9 @@ fn group_size(world: &World, rng: &mut GenRng) -> usize {
     let size = if roll < s.dm_share {
         2
     } else if roll < s.dm_share + s.large_group_share {
-        rng.random_range(20..=s.large_group_max.max(20) as usize)
+        rng.random_range(
+            s.large_group_min as usize..=s.large_group_max.max(s.large_group_min) as usize,
+        )
     } else {
         rng.random_range(3..=s.small_group_max.max(3) as usize)
     };
@@ -299,8 +301,14 @@ pub fn group(
     }
     let mut welcome_tails = vec![creation.welcome_tail];
     // Application traffic, skewed across groups; large groups talk more.
-    let base = world.shape.messages_per_group * 0.5 * if size > 12 { 3.0 } else { 1.0 };
-    let count = lognormal_count(&mut rng, base, 1.2, 0, 5000);
+    let s = &world.shape;
+    let factor = if size > s.small_group_max as usize {
+        s.large_group_message_factor
+    } else {
+        1.0
+    };
+    let base = s.messages_per_group * 0.5 * factor;
+    let count = lognormal_count(&mut rng, base, s.message_sigma, 0, 5000);
     // Later additions: the invited members in up to `late_adds_max` commits, each just
     // before a random message (or after the last one).
     let late = &joiners[initial..];

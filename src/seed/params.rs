@@ -36,8 +36,16 @@ pub struct Shape {
     pub follow_median: f64,
     /// Log-normal spread of following counts.
     pub follow_sigma: f64,
-    /// Share of "power followers" who follow thousands (capped by user count).
+    /// Share of "power followers" who follow thousands (capped by user count), and how many
+    /// they follow (uniform in the range).
     pub power_follower_share: f64,
+    pub power_follower_min: u64,
+    pub power_follower_max: u64,
+    /// Cap on the log-normal following count of everyone else.
+    pub typical_following_max: u64,
+    /// Share of follow targets drawn by Zipf popularity; the rest are uniform (the long
+    /// tail).
+    pub follow_popular_share: f64,
     /// Posts per user on average.
     pub posts_per_user: f64,
     /// Zipf exponent of posting activity among active authors.
@@ -51,20 +59,34 @@ pub struct Shape {
     /// Share of markets open / closed (the rest resolved).
     pub open_share: f64,
     pub closed_share: f64,
-    /// Median positions per active trader, and the share of heavy traders.
+    /// Median positions per active trader (log-normal, capped at `typical_positions_max`),
+    /// and the share of heavy traders with `heavy_trader_min..=heavy_trader_max` positions.
     pub positions_median: f64,
+    pub typical_positions_max: u64,
     pub heavy_trader_share: f64,
+    pub heavy_trader_min: u64,
+    pub heavy_trader_max: u64,
+    /// Share of position picks drawn by Zipf market popularity; the rest are uniform.
+    pub market_popular_share: f64,
+    /// Share of positions that are closed out (both sides zero; the portfolio filters them).
+    pub closed_out_share: f64,
     /// MLS groups per user; shares of DMs and large groups (the rest small groups).
     pub groups_per_user: f64,
     pub dm_share: f64,
     pub large_group_share: f64,
-    /// Size of small groups (inclusive) and the largest large group.
+    /// Size of small groups (3 to `small_group_max`) and large groups (`large_group_min` to
+    /// `large_group_max`), inclusive.
     pub small_group_max: u32,
+    pub large_group_min: u32,
     pub large_group_max: u32,
     /// Mean application messages per group (log-normal with sigma 1.2 across groups, so
     /// the median is about half of it; large groups 3x), and a creator self-update commit
     /// after every `messages_per_commit` messages.
     pub messages_per_group: f64,
+    /// Log-normal spread of messages per group, and the factor for groups of more than
+    /// `small_group_max` members.
+    pub message_sigma: f64,
+    pub large_group_message_factor: f64,
     pub messages_per_commit: u32,
     /// Share of a group's members (besides the creator and the first member) who are
     /// invited after creation, in later add commits, rather than by the creation commit.
@@ -94,6 +116,10 @@ impl Default for Shape {
             follow_median: 20.0,
             follow_sigma: 0.9,
             power_follower_share: 0.005,
+            power_follower_min: 1000,
+            power_follower_max: 3000,
+            typical_following_max: 1000,
+            follow_popular_share: 0.7,
             posts_per_user: 6.0,
             post_zipf: 0.9,
             post_history_days: 365,
@@ -102,13 +128,21 @@ impl Default for Shape {
             open_share: 0.6,
             closed_share: 0.25,
             positions_median: 3.0,
+            typical_positions_max: 40,
             heavy_trader_share: 0.02,
+            heavy_trader_min: 30,
+            heavy_trader_max: 200,
+            market_popular_share: 0.8,
+            closed_out_share: 0.05,
             groups_per_user: 0.1,
             dm_share: 0.7,
             large_group_share: 0.03,
             small_group_max: 12,
+            large_group_min: 20,
             large_group_max: 300,
             messages_per_group: 12.0,
+            message_sigma: 1.2,
+            large_group_message_factor: 3.0,
             messages_per_commit: 25,
             late_join_share: 0.25,
             late_adds_max: 3,

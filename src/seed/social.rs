@@ -62,13 +62,20 @@ pub fn users(world: &World, sink: &mut TableSink) -> Result<(), SeedError> {
 /// everyone else log-normal around the median.
 fn following_count(world: &World, id: u32, rng: &mut rng::GenRng) -> u64 {
     let max = u64::from(world.users() - 1);
+    let s = &world.shape;
     if world.is_dormant(id) {
         rng.random_range(0..=3u64).min(max)
     } else if world.is_power_follower(id) {
-        rng.random_range(1000..=3000u64).min(max)
+        rng.random_range(s.power_follower_min..=s.power_follower_max.max(s.power_follower_min))
+            .min(max)
     } else {
-        let s = &world.shape;
-        lognormal_count(rng, s.follow_median, s.follow_sigma, 1, 1000.min(max))
+        lognormal_count(
+            rng,
+            s.follow_median,
+            s.follow_sigma,
+            1,
+            s.typical_following_max.min(max),
+        )
     }
 }
 
@@ -87,7 +94,7 @@ pub fn follows(world: &World, sink: &mut TableSink) -> Result<(), SeedError> {
         let mut attempts = 0u64;
         while (chosen.len() as u64) < k && attempts < 20 * k + 100 {
             attempts += 1;
-            let target = if rng.random_bool(0.7) {
+            let target = if rng.random_bool(world.shape.follow_popular_share.clamp(0.0, 1.0)) {
                 world.popular_user(&mut rng)
             } else {
                 rng.random_range(1..=n)
