@@ -59,6 +59,18 @@ async fn migrated_catalog_is_the_seed_schema() {
 async fn seeding_restores_every_index_and_constraint() {
     let url = common::seeded_db().await;
     assert_same(&catalog(&url).await, "after seeding");
+    // The harness's bookkeeping tables are not part of the load: their keys stay.
+    let pool = common::pool(&url).await;
+    let keyed: Vec<String> = sqlx::query_scalar(
+        "SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = 'p' \
+         AND conrelid::regclass::text IN ('intellacc_bench_manifest', '_sqlx_migrations') \
+         ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(keyed, ["_sqlx_migrations", "intellacc_bench_manifest"]);
+    pool.close().await;
 }
 
 #[tokio::test]

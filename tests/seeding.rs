@@ -790,3 +790,44 @@ async fn shapes_match_their_documented_parameters() {
     );
     pool.close().await;
 }
+
+#[tokio::test]
+async fn a_stream_that_stops_without_its_end_is_rolled_back() {
+    // What a failing generator leaves: rows sent, then the channel closed without the
+    // final chunk. The COPY is aborted, so no partial table is ever committed.
+    use intellacc_bench::seed::copy::{self, Chunk, Format, LoadFailure};
+    let url = common::fresh_db().await;
+    let pool = common::pool(&url).await;
+    intellacc_bench::db::marker::claim_and_migrate(&pool, "c")
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(Chunk {
+        bytes: b"1\t\\N\thello\t0\t0\t2025-06-01 00:00:00\n".to_vec(),
+        rows: 1,
+        end: false,
+    })
+    .await
+    .unwrap();
+    drop(tx);
+    let outcome = copy::load(
+        pool.clone(),
+        "posts",
+        "id, author_id, content, like_count, comment_count, created_at",
+        Format::Text,
+        rx,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .await;
+    assert!(
+        matches!(outcome, Err(LoadFailure::Stopped)),
+        "{:?}",
+        outcome.err()
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM posts")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    pool.close().await;
+}

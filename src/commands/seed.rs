@@ -10,7 +10,7 @@ use crate::db::{ConnectOpts, Target};
 use crate::seed::{self, manifest, Manifest, SeedOptions, SeedOutcome, Shape};
 
 /// Connections used while seeding: one per table plus headroom for index builds.
-pub const SEED_POOL: u32 = 12;
+pub const SEED_POOL: u32 = crate::seed::MIN_POOL;
 
 pub async fn run(connect: &ConnectOpts, args: SeedArgs) -> anyhow::Result<ExitCode> {
     let target = Target::open(connect).await?;

@@ -50,7 +50,8 @@ pub async fn run(connect: &ConnectOpts, args: VerifyArgs) -> anyhow::Result<Exit
         .map_err(|e| anyhow::anyhow!("the stored manifest's shape is unreadable: {e}"))?;
     if m.generator_version != GENERATOR_VERSION {
         bail!(
-            "database `{}` was seeded by generator version {}; this build regenerates version              {GENERATOR_VERSION} only. Re-seed it (seed --reset) to verify",
+            "database `{}` was seeded by generator version {}; this build regenerates version \
+             {GENERATOR_VERSION} only. Re-seed it (seed --reset) to verify",
             target.database,
             m.generator_version
         );

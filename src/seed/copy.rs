@@ -38,10 +38,13 @@ impl Format {
     }
 }
 
-/// A piece of a table's COPY stream and the rows it completes.
+/// A piece of a table's COPY stream and the rows it completes. `end` marks the last one,
+/// sent by [`TableSink::finish`]: a stream that stops without it (the generator failed or
+/// panicked) is aborted, never committed.
 pub struct Chunk {
     pub bytes: Vec<u8>,
     pub rows: u64,
+    pub end: bool,
 }
 
 /// Signature, flags and header-extension length of a binary COPY stream.
@@ -248,29 +251,30 @@ impl TableSink {
         self.rows += 1;
         self.pending += 1;
         if self.buf.len() >= CHUNK_BYTES {
-            self.flush()?;
+            self.flush(false)?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), SinkClosed> {
-        if self.buf.is_empty() {
+    fn flush(&mut self, end: bool) -> Result<(), SinkClosed> {
+        if self.buf.is_empty() && !end {
             return Ok(());
         }
-        let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_BYTES + 4096));
+        let capacity = if end { 0 } else { CHUNK_BYTES + 4096 };
+        let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(capacity));
         let rows = std::mem::take(&mut self.pending);
         self.tx
-            .blocking_send(Chunk { bytes, rows })
+            .blocking_send(Chunk { bytes, rows, end })
             .map_err(|_| SinkClosed { table: self.table })
     }
 
-    /// Sends what is left (and a binary stream's trailer); dropping the sink then ends the
-    /// COPY.
+    /// Sends what is left (and a binary stream's trailer) as the last chunk: the loader
+    /// then ends and commits the COPY.
     pub fn finish(mut self) -> Result<u64, SinkClosed> {
         if self.format == Format::Binary {
             self.buf.extend_from_slice(&(-1i16).to_be_bytes());
         }
-        self.flush()?;
+        self.flush(true)?;
         Ok(self.rows)
     }
 }
@@ -292,6 +296,21 @@ pub struct Loaded {
     pub checksum: String,
 }
 
+/// Why a load failed.
+#[derive(Debug)]
+pub enum LoadFailure {
+    Sql(sqlx::Error),
+    /// The stream ended without its last chunk: the generator stopped (its own error says
+    /// why); the COPY was aborted.
+    Stopped,
+}
+
+impl From<sqlx::Error> for LoadFailure {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
 /// Streams chunks from `rx` into `COPY table (columns) FROM STDIN` on one pooled connection,
 /// in one transaction that first truncates the (empty, just migrated) table: that is what lets
 /// COPY freeze the rows and, on a server with `wal_level = minimal` such as the throwaway
@@ -303,19 +322,25 @@ pub async fn load(
     format: Format,
     mut rx: mpsc::Receiver<Chunk>,
     progress: &indicatif::ProgressBar,
-) -> Result<Loaded, sqlx::Error> {
+) -> Result<Loaded, LoadFailure> {
     use sha2::Digest as _;
     let mut tx = pool.begin().await?;
     // Never empty a table that holds rows: only the just-migrated, empty tables are loaded.
+    // The lock first, so that nothing can be written between the check and the TRUNCATE.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+    )))
+    .execute(&mut *tx)
+    .await?;
     let empty: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT NOT EXISTS (SELECT FROM {table})"
     )))
     .fetch_one(&mut *tx)
     .await?;
     if !empty {
-        return Err(sqlx::Error::Protocol(format!(
+        return Err(LoadFailure::Sql(sqlx::Error::Protocol(format!(
             "table {table} already holds rows; seed a fresh database or use --reset"
-        )));
+        ))));
     }
     sqlx::query(sqlx::AssertSqlSafe(format!("TRUNCATE {table}")))
         .execute(&mut *tx)
@@ -327,20 +352,32 @@ pub async fn load(
     let mut copy = tx.copy_in_raw(&stmt).await?;
     let mut hash = sha2::Sha256::new();
     let mut total = 0u64;
-    while let Some(Chunk { bytes, rows }) = rx.recv().await {
+    let mut ended = false;
+    while let Some(Chunk { bytes, rows, end }) = rx.recv().await {
         total += rows;
         progress.inc(rows);
         hash.update(&bytes);
-        if let Err(e) = copy.send(bytes).await {
-            let _ = copy.abort("generator failed").await;
-            return Err(e);
+        if !bytes.is_empty() {
+            if let Err(e) = copy.send(bytes).await {
+                let _ = copy.abort("sending failed").await;
+                return Err(e.into());
+            }
         }
+        if end {
+            ended = true;
+            break;
+        }
+    }
+    if !ended {
+        // Rolled back with the transaction: a failed generator leaves no partial table.
+        let _ = copy.abort("the generator stopped").await;
+        return Err(LoadFailure::Stopped);
     }
     let stored = copy.finish().await?;
     if stored != total {
-        return Err(sqlx::Error::Protocol(format!(
+        return Err(LoadFailure::Sql(sqlx::Error::Protocol(format!(
             "COPY into {table} stored {stored} rows, {total} were sent"
-        )));
+        ))));
     }
     tx.commit().await?;
     Ok(Loaded {
@@ -386,6 +423,7 @@ mod tests {
         assert_eq!(s.finish().unwrap(), 1);
         let chunk = rx.try_recv().unwrap();
         assert_eq!(chunk.rows, 1);
+        assert!(chunk.end);
         let mut want = BINARY_HEADER.to_vec();
         want.extend_from_slice(&5i16.to_be_bytes());
         want.extend_from_slice(&[0, 0, 0, 4, 0xff, 0xff, 0xff, 0xfe]);

@@ -36,20 +36,24 @@ pub(super) struct Deferred {
 
 impl Deferred {
     pub(super) async fn take(pool: &PgPool) -> Result<Self, SeedError> {
+        // Only the Intellacc tables' own: the harness's bookkeeping tables keep theirs.
         let foreign_keys: Vec<ForeignKey> = sqlx::query_as(
             "SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid), \
              confrelid::regclass::text \
              FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace \
-             ORDER BY 1, 2",
+             AND conrelid = ANY($1::text[]::regclass[]) ORDER BY 1, 2",
         )
+        .bind(TABLES)
         .fetch_all(pool)
         .await
         .map_err(sql("listing foreign keys"))?;
         let keys: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid) \
              FROM pg_constraint WHERE contype IN ('p', 'u') \
-             AND connamespace = 'public'::regnamespace ORDER BY 1, 2",
+             AND connamespace = 'public'::regnamespace \
+             AND conrelid = ANY($1::text[]::regclass[]) ORDER BY 1, 2",
         )
+        .bind(TABLES)
         .fetch_all(pool)
         .await
         .map_err(sql("listing keys"))?;
@@ -109,6 +113,10 @@ impl Deferred {
             .foreign_keys
             .into_iter()
             .map(|(table, name, def, referenced)| {
+                // Both tables are loaded tables (the constraints are listed for them only;
+                // a referenced table outside the load would need no wait). The foreign keys
+                // form a tree rooted at users, so their locks (child, then parent) queue
+                // but cannot deadlock.
                 let waits: Vec<watch::Receiver<bool>> = [&table, &referenced]
                     .iter()
                     .filter_map(|t| watchers.get(t.as_str()).cloned())
@@ -174,25 +182,55 @@ impl Restore {
         }));
     }
 
-    /// Waits for every build; the first error wins. Tables never loaded (none, after a
-    /// successful load) release the foreign keys waiting for them.
+    /// Waits for every build; the first error wins and stops the rest. Every table must
+    /// have been loaded by then.
     pub(super) async fn finish(&self) -> Result<(), SeedError> {
-        lock(&self.built).clear();
-        let handles: Vec<_> = std::mem::take(&mut *lock(&self.tables))
-            .into_iter()
-            .chain(std::mem::take(&mut *lock(&self.foreign_keys)))
-            .collect();
-        let mut failure = None;
-        for h in handles {
+        let unbuilt: Vec<String> = lock(&self.builds).keys().cloned().collect();
+        if !unbuilt.is_empty() {
+            self.abort().await;
+            return Err(SeedError::Generator(format!(
+                "tables never loaded, so never rebuilt: {}",
+                unbuilt.join(", ")
+            )));
+        }
+        let mut handles: Vec<_> = self.take_handles().into_iter().collect();
+        handles.reverse();
+        while let Some(h) = handles.pop() {
             let outcome = h
                 .await
                 .map_err(|e| SeedError::Generator(e.to_string()))
                 .and_then(|r| r);
             if let Err(e) = outcome {
-                failure.get_or_insert(e);
+                for h in &handles {
+                    h.abort();
+                }
+                for h in handles {
+                    let _ = h.await;
+                }
+                return Err(e);
             }
         }
-        failure.map_or(Ok(()), Err)
+        Ok(())
+    }
+
+    /// Stops every build (after a failure elsewhere) and waits until they have stopped, so
+    /// that nothing keeps using the pool after `seed` returns.
+    pub(super) async fn abort(&self) {
+        let handles = self.take_handles();
+        for h in &handles {
+            h.abort();
+        }
+        for h in handles {
+            let _ = h.await;
+        }
+    }
+
+    /// Every build task, tables' first; releases the foreign keys still waiting for a table.
+    fn take_handles(&self) -> Vec<JoinHandle<Result<(), SeedError>>> {
+        lock(&self.built).clear();
+        let mut handles = std::mem::take(&mut *lock(&self.tables));
+        handles.extend(std::mem::take(&mut *lock(&self.foreign_keys)));
+        handles
     }
 }
 
@@ -217,11 +255,14 @@ async fn run(
     sqlx::query(sqlx::AssertSqlSafe(stmt))
         .execute(pool)
         .await
-        .map_err(sql(match what {
-            "index" => "building keys and indexes",
-            "vacuum" => "VACUUM (ANALYZE)",
-            _ => "restoring foreign keys",
-        }))?;
+        .map_err(|source| SeedError::Build {
+            what: match what {
+                "index" => format!("building key or index {name}"),
+                "vacuum" => format!("VACUUM (ANALYZE) of {name}"),
+                _ => format!("restoring foreign key {name}"),
+            },
+            source,
+        })?;
     progress.println(&format!(
         "  {what:<11} {name:<40} {:>6.2} s",
         started.elapsed().as_secs_f64()

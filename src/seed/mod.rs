@@ -1,10 +1,13 @@
 //! `intellacc-bench seed`: deterministic synthetic data, streamed into Postgres with COPY.
 //!
-//! Order of work: claim + migrate the database, drop foreign keys and secondary indexes,
-//! generate and COPY every table concurrently (one generator thread and one connection per
-//! table; the MLS generator feeds its five tables at once), restore sequences, foreign keys
-//! and indexes, `VACUUM (ANALYZE)`, then record row counts and checksums of what was sent
-//! (each COPY's stored row count is checked against the rows sent) in the manifest.
+//! Order of work: claim + migrate the database, drop the keys, foreign keys and secondary
+//! indexes of the Intellacc tables, generate and COPY every table concurrently (one
+//! generator thread and one connection per table; the MLS generator feeds its four group
+//! tables at once); as each table's COPY ends, build its keys and indexes and
+//! `VACUUM (ANALYZE)` it, and restore each foreign key once both its tables are built
+//! (see [`deferred`]); then restore the sequences and record row counts and checksums of
+//! what was sent (each COPY's stored row count is checked against the rows sent) in the
+//! manifest.
 
 mod cohorts;
 pub mod copy;
@@ -52,6 +55,15 @@ pub enum SeedError {
     },
     #[error("generator failed: {0}")]
     Generator(String),
+    #[error("the generator of table {table} stopped before the end of its rows")]
+    GeneratorStopped { table: &'static str },
+    #[error("{what}")]
+    Build { what: String, source: sqlx::Error },
+    #[error(
+        "seeding needs a pool of at least {need} connections (one per table while they \
+         load, and builds beside them); this one has {have}"
+    )]
+    Pool { have: u32, need: u32 },
     #[error(
         "table {table} already holds rows that intellacc-bench did not seed; seed a fresh \
          database, or drop this data with --reset"
@@ -119,6 +131,10 @@ pub struct SeedOutcome {
     pub total_seconds: f64,
 }
 
+/// Connections a seeding pool needs: one per table while they all load, and two for the
+/// builds that start as the first tables finish.
+pub const MIN_POOL: u32 = TABLES.len() as u32 + 2;
+
 /// One table's generator: writes its rows into the sink.
 type Generator = fn(&World, &mut copy::TableSink) -> Result<(), SeedError>;
 
@@ -150,8 +166,15 @@ pub async fn seed(
     opts: &SeedOptions,
 ) -> Result<SeedOutcome, SeedError> {
     let started = Instant::now();
-    // Validate the scale before touching anything.
+    // Validate the scale and the pool before touching anything.
     opts.shape.counts(opts.scale)?;
+    let have = pool.options().get_max_connections();
+    if have < MIN_POOL {
+        return Err(SeedError::Pool {
+            have,
+            need: MIN_POOL,
+        });
+    }
     match marker::inspect(pool).await? {
         DbState::Foreign(_) | DbState::Empty => {}
         DbState::Ours { state, .. } if state == "migrated" => {}
@@ -284,6 +307,10 @@ pub async fn seed(
     for l in loaders {
         match l.await {
             Ok(Ok(t)) => tables.push(t),
+            Ok(Err(e @ SeedError::GeneratorStopped { .. })) => {
+                // The generator's own error says why.
+                failure.get_or_insert(e);
+            }
             Ok(Err(e)) => {
                 // A loader error explains a generator's "channel closed": prefer it.
                 failure = Some(e);
@@ -297,6 +324,7 @@ pub async fn seed(
         t.abort();
     }
     if let Some(e) = failure {
+        restore.abort().await;
         return Err(e);
     }
     let load_seconds = load_started.elapsed().as_secs_f64();
@@ -304,7 +332,10 @@ pub async fn seed(
     // Keys, indexes and VACUUM of the tables that finished early ran during the load; this
     // is what remains after the last table.
     let index_started = Instant::now();
-    deferred::fix_sequences(pool).await?;
+    if let Err(e) = deferred::fix_sequences(pool).await {
+        restore.abort().await;
+        return Err(e);
+    }
     restore.finish().await?;
     let index_seconds = index_started.elapsed().as_secs_f64();
 
@@ -378,7 +409,10 @@ fn spawn_loader(
         let started = Instant::now();
         let copy::Loaded { rows, checksum } = copy::load(pool, table, columns, format, rx, &bar)
             .await
-            .map_err(|source| SeedError::Load { table, source })?;
+            .map_err(|e| match e {
+                copy::LoadFailure::Sql(source) => SeedError::Load { table, source },
+                copy::LoadFailure::Stopped => SeedError::GeneratorStopped { table },
+            })?;
         let seconds = started.elapsed().as_secs_f64();
         #[allow(clippy::cast_precision_loss)]
         let rows_per_sec = rows as f64 / seconds.max(1e-9);

@@ -59,7 +59,9 @@ pub async fn fresh_db() -> String {
 }
 
 pub async fn pool(url: &str) -> PgPool {
-    intellacc_bench::db::target::pool(url, 8).await.unwrap()
+    intellacc_bench::db::target::pool(url, intellacc_bench::seed::MIN_POOL)
+        .await
+        .unwrap()
 }
 
 /// Seeds `url` with the given seed and scale.
