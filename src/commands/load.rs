@@ -131,6 +131,12 @@ pub fn finish(report: &Report, out: &std::path::Path) -> anyhow::Result<ExitCode
     for p in written {
         eprintln!("wrote {}", p.display());
     }
+    for f in &report.files {
+        let p = out.join(f);
+        if p.is_file() {
+            eprintln!("wrote {}", p.display());
+        }
+    }
     if report.load.interrupted {
         eprintln!("interrupted: the report covers the part of the run before Ctrl-C");
         return Ok(ExitCode::from(130));

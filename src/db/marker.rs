@@ -9,7 +9,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Debug, thiserror::Error)]
 pub enum MarkerError {
     #[error(
-        "database `{database}` holds tables that intellacc-bench did not create ({tables}); \
+        "database `{database}` holds objects that intellacc-bench did not create ({tables}); \
          it will not migrate, seed, truncate or drop it. Point --database-url at an empty \
          database or omit it to use a throwaway cluster"
     )]
