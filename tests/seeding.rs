@@ -831,3 +831,42 @@ async fn a_stream_that_stops_without_its_end_is_rolled_back() {
     assert_eq!(rows, 0);
     pool.close().await;
 }
+
+#[tokio::test]
+async fn seeds_a_server_that_writes_full_wal_the_same() {
+    // A server as users run one (wal_level = replica: no WAL skipping for the load's
+    // TRUNCATE + COPY FREEZE) gets the same rows as the throwaway cluster.
+    use intellacc_bench::db::{Cluster, PgBinaries};
+    let bins = PgBinaries::locate(
+        std::env::var_os("INTELLACC_PG_BIN")
+            .map(std::path::PathBuf::from)
+            .as_deref(),
+    )
+    .unwrap();
+    let extra = [
+        ("wal_level".to_string(), "replica".to_string()),
+        ("max_wal_senders".to_string(), "2".to_string()),
+    ];
+    let cluster = tokio::task::spawn_blocking(move || Cluster::start(bins, &extra))
+        .await
+        .unwrap()
+        .unwrap();
+    let admin = common::pool(&cluster.url("postgres")).await;
+    sqlx::query("CREATE DATABASE full_wal")
+        .execute(&admin)
+        .await
+        .unwrap();
+    let wal_level: String = sqlx::query_scalar("SHOW wal_level")
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(wal_level, "replica");
+    admin.close().await;
+    let out = common::seed_into(&cluster.url("full_wal"), common::SEED, common::SCALE).await;
+    let shared = common::seeded_db().await;
+    let pool = common::pool(&shared).await;
+    let reference = manifest::stored(&pool).await.unwrap().unwrap();
+    pool.close().await;
+    assert_eq!(out.manifest.tables, reference.tables);
+    drop(cluster);
+}
