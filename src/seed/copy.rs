@@ -326,7 +326,11 @@ pub async fn load(
     use sha2::Digest as _;
     let mut tx = pool.begin().await?;
     // Never empty a table that holds rows: only the just-migrated, empty tables are loaded.
-    // The lock first, so that nothing can be written between the check and the TRUNCATE.
+    // The lock first, so that nothing can be written between the check and the TRUNCATE;
+    // behind another session's transaction it fails after a while rather than stalling.
+    sqlx::query("SET LOCAL lock_timeout = '30s'")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
     )))

@@ -115,8 +115,9 @@ impl Deferred {
             .map(|(table, name, def, referenced)| {
                 // Both tables are loaded tables (the constraints are listed for them only;
                 // a referenced table outside the load would need no wait). The foreign keys
-                // form a tree rooted at users, so their locks (child, then parent) queue
-                // but cannot deadlock.
+                // form an acyclic graph (every one points toward users, events or
+                // mls_groups), so their locks (child, then parent) queue but cannot
+                // deadlock.
                 let waits: Vec<watch::Receiver<bool>> = [&table, &referenced]
                     .iter()
                     .filter_map(|t| watchers.get(t.as_str()).cloned())
@@ -185,7 +186,8 @@ impl Restore {
     /// Waits for every build; the first error wins and stops the rest. Every table must
     /// have been loaded by then.
     pub(super) async fn finish(&self) -> Result<(), SeedError> {
-        let unbuilt: Vec<String> = lock(&self.builds).keys().cloned().collect();
+        // Every loaded table took its sender out of `built`: what is left was never loaded.
+        let unbuilt: Vec<String> = lock(&self.built).keys().cloned().collect();
         if !unbuilt.is_empty() {
             self.abort().await;
             return Err(SeedError::Generator(format!(
@@ -213,8 +215,9 @@ impl Restore {
         Ok(())
     }
 
-    /// Stops every build (after a failure elsewhere) and waits until they have stopped, so
-    /// that nothing keeps using the pool after `seed` returns.
+    /// Stops every build task (after a failure elsewhere) and waits until they have stopped.
+    /// A statement already sent runs on in the server until it ends (its connection is only
+    /// returned to the pool then); the database stays marked `seeding` either way.
     pub(super) async fn abort(&self) {
         let handles = self.take_handles();
         for h in &handles {

@@ -171,10 +171,83 @@ pub enum ScaleError {
     TooSmall(f64),
     #[error("scale {0} is beyond what one machine should seed (max 1000)")]
     TooLarge(f64),
+    #[error("shape parameter {name} is out of range: {detail}")]
+    Shape { name: &'static str, detail: String },
 }
 
 impl Shape {
+    /// Checks the parameters a generator would otherwise trip on (a share outside 0..=1
+    /// or a size range that cannot hold).
+    pub fn validate(&self) -> Result<(), ScaleError> {
+        let shares = [
+            ("dormant_share", self.dormant_share),
+            ("power_follower_share", self.power_follower_share),
+            ("follow_popular_share", self.follow_popular_share),
+            ("open_share", self.open_share),
+            ("closed_share", self.closed_share),
+            (
+                "open_share + closed_share",
+                self.open_share + self.closed_share,
+            ),
+            ("heavy_trader_share", self.heavy_trader_share),
+            ("market_popular_share", self.market_popular_share),
+            (
+                "closed_out_share (at most 0.5)",
+                self.closed_out_share * 2.0,
+            ),
+            ("dm_share", self.dm_share),
+            (
+                "dm_share + large_group_share",
+                self.dm_share + self.large_group_share,
+            ),
+            ("late_join_share", self.late_join_share),
+            ("key_package_share", self.key_package_share),
+            ("mls_live_share", self.mls_live_share),
+        ];
+        for (name, v) in shares {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(ScaleError::Shape {
+                    name,
+                    detail: format!("{v} is not a share between 0 and 1"),
+                });
+            }
+        }
+        let ranges = [
+            ("small_group_max", 3, u64::from(self.small_group_max)),
+            (
+                "large_group_min",
+                u64::from(self.small_group_max) + 1,
+                u64::from(self.large_group_min),
+            ),
+            (
+                "large_group_max",
+                u64::from(self.large_group_min),
+                u64::from(self.large_group_max),
+            ),
+            (
+                "power_follower_max",
+                self.power_follower_min,
+                self.power_follower_max,
+            ),
+            (
+                "heavy_trader_max",
+                self.heavy_trader_min,
+                self.heavy_trader_max,
+            ),
+        ];
+        for (name, min, v) in ranges {
+            if v < min {
+                return Err(ScaleError::Shape {
+                    name,
+                    detail: format!("{v} is below {min}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     pub fn counts(&self, scale: f64) -> Result<Counts, ScaleError> {
+        self.validate()?;
         if !(scale.is_finite() && scale > 0.0) {
             return Err(ScaleError::NotPositive(scale));
         }
@@ -210,6 +283,32 @@ pub fn user_created_at(id: u32, users: u32) -> NaiveDateTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shapes_out_of_range_are_errors_not_panics() {
+        assert!(Shape::default().validate().is_ok());
+        let nan = Shape {
+            dm_share: f64::NAN,
+            ..Shape::default()
+        };
+        assert!(nan
+            .counts(1.0)
+            .unwrap_err()
+            .to_string()
+            .contains("dm_share"));
+        let overlapping = Shape {
+            large_group_min: 5,
+            ..Shape::default()
+        };
+        let err = overlapping.validate().unwrap_err().to_string();
+        assert!(err.contains("large_group_min"), "{err}");
+        let too_many = Shape {
+            open_share: 0.8,
+            closed_share: 0.3,
+            ..Shape::default()
+        };
+        assert!(too_many.validate().is_err());
+    }
 
     #[test]
     fn scale_one_is_ten_thousand_users() {
