@@ -1,11 +1,11 @@
 //! Generator throughput without Postgres: rows/s of each table's generator, so a generator
-//! regression shows up in `cargo bench` on its own. The COPY text goes to a thread that
+//! regression shows up in `cargo bench` on its own. The COPY stream goes to a thread that
 //! discards it.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use intellacc_bench::seed::copy::{Chunk, Format, TableSink, CHANNEL_CHUNKS};
+use intellacc_bench::seed::copy::{Chunk, TableSink, CHANNEL_CHUNKS};
 use intellacc_bench::seed::world::World;
-use intellacc_bench::seed::{markets, mls, social, SeedError, Shape};
+use intellacc_bench::seed::{copy_format, markets, mls, social, SeedError, Shape};
 use tokio::sync::mpsc;
 
 /// Scale of the benched world: 1,000 users.
@@ -17,12 +17,7 @@ type Generator = fn(&World, &mut TableSink) -> Result<(), SeedError>;
 fn run(world: &World, table: &'static str, generate: Generator) -> u64 {
     let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
     let drain = std::thread::spawn(move || while rx.blocking_recv().is_some() {});
-    let format = if table.starts_with("mls_") {
-        mls::FORMAT
-    } else {
-        Format::Text
-    };
-    let mut sink = TableSink::with_format(table, format, tx);
+    let mut sink = TableSink::with_format(table, copy_format(table), tx);
     generate(world, &mut sink).expect("generator");
     let rows = sink.finish().expect("finish");
     drain.join().expect("drain");
@@ -43,7 +38,7 @@ fn run_groups(world: &World) -> Vec<(u64, u64)> {
             }
             (rows, bytes)
         }));
-        sinks.push(TableSink::with_format(table, mls::FORMAT, tx));
+        sinks.push(TableSink::with_format(table, copy_format(table), tx));
     }
     mls::groups(world, sinks).expect("groups");
     drains

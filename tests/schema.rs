@@ -44,11 +44,7 @@ fn assert_same(actual: &[String], what: &str) {
 
 #[tokio::test]
 async fn migrated_catalog_is_the_seed_schema() {
-    let url = common::fresh_db().await;
-    let pool = common::pool(&url).await;
-    intellacc_bench::db::marker::claim_and_migrate(&pool, "t")
-        .await
-        .unwrap();
+    let (url, pool) = common::migrated_db().await;
     pool.close().await;
     let actual = catalog(&url).await;
     assert_eq!(actual.len(), expected().len());

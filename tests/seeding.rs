@@ -624,11 +624,7 @@ async fn tampered_mls_rows_fail_verification() {
 async fn rows_written_into_a_migrated_database_are_never_emptied() {
     // A database the harness migrated but never seeded, where someone stored a row: the
     // load truncates each table in its COPY transaction, so seeding refuses up front.
-    let url = common::fresh_db().await;
-    let pool = common::pool(&url).await;
-    intellacc_bench::db::marker::claim_and_migrate(&pool, "m")
-        .await
-        .unwrap();
+    let (_, pool) = common::migrated_db().await;
     sqlx::query("INSERT INTO posts (content) VALUES ('mine')")
         .execute(&pool)
         .await
@@ -796,11 +792,7 @@ async fn a_stream_that_stops_without_its_end_is_rolled_back() {
     // What a failing generator leaves: rows sent, then the channel closed without the
     // final chunk. The COPY is aborted, so no partial table is ever committed.
     use intellacc_bench::seed::copy::{self, Chunk, Format, LoadFailure};
-    let url = common::fresh_db().await;
-    let pool = common::pool(&url).await;
-    intellacc_bench::db::marker::claim_and_migrate(&pool, "c")
-        .await
-        .unwrap();
+    let (_, pool) = common::migrated_db().await;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tx.send(Chunk {
         bytes: b"1\t\\N\thello\t0\t0\t2025-06-01 00:00:00\n".to_vec(),

@@ -452,12 +452,7 @@ impl GroupSim {
     /// sender, so what the receiver sends or commits afterwards is unchanged.
     pub fn receive(&mut self, receiver: usize, bytes: &[u8]) -> Result<Vec<u8>> {
         let t = &mut self.tracked[receiver];
-        let msg = MlsMessageIn::tls_deserialize_exact(bytes)?.try_into_protocol_message()?;
-        match t
-            .group
-            .process_message(&t.member.provider, msg)?
-            .into_content()
-        {
+        match process(&t.member.provider, &mut t.group, bytes)? {
             ProcessedMessageContent::ApplicationMessage(m) => Ok(m.into_bytes()),
             _ => Err("expected an application message from another member".into()),
         }

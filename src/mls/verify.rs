@@ -22,13 +22,22 @@ pub(super) fn join(cfg: &SimConfig, provider: &DetProvider, welcome: &[u8]) -> R
     Ok(group)
 }
 
+/// Decodes MLSMessage `bytes` and processes them in `group`: what the message carried.
+pub(super) fn process(
+    provider: &DetProvider,
+    group: &mut MlsGroup,
+    bytes: &[u8],
+) -> Result<ProcessedMessageContent> {
+    let msg = MlsMessageIn::tls_deserialize_exact(bytes)?.try_into_protocol_message()?;
+    Ok(group.process_message(provider, msg)?.into_content())
+}
+
 pub(super) fn process_commit(
     provider: &DetProvider,
     group: &mut MlsGroup,
     bytes: &[u8],
 ) -> Result<()> {
-    let msg = MlsMessageIn::tls_deserialize_exact(bytes)?.try_into_protocol_message()?;
-    match group.process_message(provider, msg)?.into_content() {
+    match process(provider, group, bytes)? {
         ProcessedMessageContent::StagedCommitMessage(staged) => {
             group.merge_staged_commit(provider, *staged)?;
             Ok(())
@@ -123,8 +132,7 @@ pub fn verify(
             report.commits += 1;
             continue;
         };
-        let msg = MlsMessageIn::tls_deserialize_exact(ev.bytes)?.try_into_protocol_message()?;
-        match group.process_message(&member.provider, msg)?.into_content() {
+        match process(&member.provider, &mut group, ev.bytes)? {
             ProcessedMessageContent::ApplicationMessage(m) => {
                 if !m.into_bytes().starts_with(expected_prefix) {
                     return Err(format!("event {i}: plaintext mismatch").into());

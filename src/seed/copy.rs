@@ -134,24 +134,22 @@ impl TableSink {
 
     /// An integer for a BIGINT column (text: any integer column).
     pub fn int(&mut self, v: i64) -> &mut Self {
-        self.sep();
-        match self.format {
-            Format::Text => {
-                let _ = write!(Bytes(&mut self.buf), "{v}");
-            }
-            Format::Binary => self.binary_field(&[&v.to_be_bytes()]),
-        }
-        self
+        self.integer(v, &v.to_be_bytes())
     }
 
     /// An integer for an INTEGER (int4) column.
     pub fn int4(&mut self, v: i32) -> &mut Self {
+        self.integer(v, &v.to_be_bytes())
+    }
+
+    /// An integer: decimal in text, its big-endian bytes `be` (the column's width) in binary.
+    fn integer(&mut self, v: impl std::fmt::Display, be: &[u8]) -> &mut Self {
         self.sep();
         match self.format {
             Format::Text => {
                 let _ = write!(Bytes(&mut self.buf), "{v}");
             }
-            Format::Binary => self.binary_field(&[&v.to_be_bytes()]),
+            Format::Binary => self.binary_field(&[be]),
         }
         self
     }
@@ -300,6 +298,8 @@ pub struct Loaded {
 #[derive(Debug)]
 pub enum LoadFailure {
     Sql(sqlx::Error),
+    /// The table already held rows: nothing was loaded or emptied.
+    NotEmpty,
     /// The stream ended without its last chunk: the generator stopped (its own error says
     /// why); the COPY was aborted.
     Stopped,
@@ -309,6 +309,15 @@ impl From<sqlx::Error> for LoadFailure {
     fn from(e: sqlx::Error) -> Self {
         Self::Sql(e)
     }
+}
+
+/// Whether `table` holds any row.
+pub async fn has_rows(conn: impl sqlx::PgExecutor<'_>, table: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT EXISTS (SELECT FROM {table})"
+    )))
+    .fetch_one(conn)
+    .await
 }
 
 /// Streams chunks from `rx` into `COPY table (columns) FROM STDIN` on one pooled connection,
@@ -336,15 +345,8 @@ pub async fn load(
     )))
     .execute(&mut *tx)
     .await?;
-    let empty: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT NOT EXISTS (SELECT FROM {table})"
-    )))
-    .fetch_one(&mut *tx)
-    .await?;
-    if !empty {
-        return Err(LoadFailure::Sql(sqlx::Error::Protocol(format!(
-            "table {table} already holds rows; seed a fresh database or use --reset"
-        ))));
+    if has_rows(&mut *tx, table).await? {
+        return Err(LoadFailure::NotEmpty);
     }
     sqlx::query(sqlx::AssertSqlSafe(format!("TRUNCATE {table}")))
         .execute(&mut *tx)

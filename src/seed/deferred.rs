@@ -131,7 +131,7 @@ impl Deferred {
                         }
                     }
                     let stmt = format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}");
-                    run(&pool, &gate, &progress, "foreign key", &name, stmt).await
+                    run(&pool, &gate, &progress, Build::ForeignKey, &name, stmt).await
                 })
             })
             .collect();
@@ -173,9 +173,9 @@ impl Restore {
         let table = table.to_string();
         lock(&self.tables).push(tokio::spawn(async move {
             for (name, stmt) in builds {
-                run(&pool, &gate, &progress, "index", &name, stmt).await?;
+                run(&pool, &gate, &progress, Build::Index, &name, stmt).await?;
             }
-            run(&pool, &gate, &progress, "vacuum", &table, vacuum).await?;
+            run(&pool, &gate, &progress, Build::Vacuum, &table, vacuum).await?;
             if let Some(done) = done {
                 let _ = done.send(true);
             }
@@ -195,20 +195,14 @@ impl Restore {
                 unbuilt.join(", ")
             )));
         }
-        let mut handles: Vec<_> = self.take_handles().into_iter().collect();
-        handles.reverse();
-        while let Some(h) = handles.pop() {
+        let mut handles = self.take_handles().into_iter();
+        while let Some(h) = handles.next() {
             let outcome = h
                 .await
                 .map_err(|e| SeedError::Generator(e.to_string()))
                 .and_then(|r| r);
             if let Err(e) = outcome {
-                for h in &handles {
-                    h.abort();
-                }
-                for h in handles {
-                    let _ = h.await;
-                }
+                stop(handles.collect()).await;
                 return Err(e);
             }
         }
@@ -219,13 +213,7 @@ impl Restore {
     /// A statement already sent runs on in the server until it ends (its connection is only
     /// returned to the pool then); the database stays marked `seeding` either way.
     pub(super) async fn abort(&self) {
-        let handles = self.take_handles();
-        for h in &handles {
-            h.abort();
-        }
-        for h in handles {
-            let _ = h.await;
-        }
+        stop(self.take_handles()).await;
     }
 
     /// Every build task, tables' first; releases the foreign keys still waiting for a table.
@@ -234,6 +222,42 @@ impl Restore {
         let mut handles = std::mem::take(&mut *lock(&self.tables));
         handles.extend(std::mem::take(&mut *lock(&self.foreign_keys)));
         handles
+    }
+}
+
+/// Aborts the tasks, then waits until every one has ended.
+async fn stop(handles: Vec<JoinHandle<Result<(), SeedError>>>) {
+    for h in &handles {
+        h.abort();
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+/// What a build statement restores.
+#[derive(Clone, Copy)]
+enum Build {
+    Index,
+    Vacuum,
+    ForeignKey,
+}
+
+impl Build {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Index => "index",
+            Self::Vacuum => "vacuum",
+            Self::ForeignKey => "foreign key",
+        }
+    }
+
+    fn describe(self, name: &str) -> String {
+        match self {
+            Self::Index => format!("building key or index {name}"),
+            Self::Vacuum => format!("VACUUM (ANALYZE) of {name}"),
+            Self::ForeignKey => format!("restoring foreign key {name}"),
+        }
     }
 }
 
@@ -246,7 +270,7 @@ async fn run(
     pool: &PgPool,
     gate: &Semaphore,
     progress: &progress::Progress,
-    what: &'static str,
+    what: Build,
     name: &str,
     stmt: String,
 ) -> Result<(), SeedError> {
@@ -259,15 +283,12 @@ async fn run(
         .execute(pool)
         .await
         .map_err(|source| SeedError::Build {
-            what: match what {
-                "index" => format!("building key or index {name}"),
-                "vacuum" => format!("VACUUM (ANALYZE) of {name}"),
-                _ => format!("restoring foreign key {name}"),
-            },
+            what: what.describe(name),
             source,
         })?;
     progress.println(&format!(
-        "  {what:<11} {name:<40} {:>6.2} s",
+        "  {:<11} {name:<40} {:>6.2} s",
+        what.label(),
         started.elapsed().as_secs_f64()
     ));
     Ok(())

@@ -19,9 +19,6 @@ use super::world::World;
 use super::SeedError;
 use crate::mls::{create_group, CryptoMode, Joiner, Member, SimConfig};
 
-/// COPY format of the MLS tables: binary, as their BYTEA columns are most of their bytes.
-pub const FORMAT: super::copy::Format = super::copy::Format::Binary;
-
 pub const KEY_PACKAGES_COLUMNS: &str =
     "id, user_id, device_id, package_data, hash, last_updated_at";
 

@@ -31,7 +31,6 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 
 use crate::db::marker::{self, DbState, MarkerError};
-use copy::Format::Text;
 pub use deferred::secondary_indexes;
 pub use manifest::{Manifest, TableManifest, TABLES};
 pub use params::Shape;
@@ -138,26 +137,29 @@ pub const MIN_POOL: u32 = TABLES.len() as u32 + 2;
 /// One table's generator: writes its rows into the sink.
 type Generator = fn(&World, &mut copy::TableSink) -> Result<(), SeedError>;
 
-/// The tables with a generator of their own, and their COPY format (binary where BYTEA
-/// dominates; see [`copy`]).
-const SIMPLE_TABLES: &[(&str, &str, copy::Format, Generator)] = &[
-    ("users", social::USERS_COLUMNS, Text, social::users),
-    ("events", markets::EVENTS_COLUMNS, Text, markets::events),
-    (
-        "user_shares",
-        markets::SHARES_COLUMNS,
-        Text,
-        markets::user_shares,
-    ),
-    ("posts", social::POSTS_COLUMNS, Text, social::posts),
-    ("follows", social::FOLLOWS_COLUMNS, Text, social::follows),
+/// The tables with a generator of their own.
+const SIMPLE_TABLES: &[(&str, &str, Generator)] = &[
+    ("users", social::USERS_COLUMNS, social::users),
+    ("events", markets::EVENTS_COLUMNS, markets::events),
+    ("user_shares", markets::SHARES_COLUMNS, markets::user_shares),
+    ("posts", social::POSTS_COLUMNS, social::posts),
+    ("follows", social::FOLLOWS_COLUMNS, social::follows),
     (
         "mls_key_packages",
         mls::KEY_PACKAGES_COLUMNS,
-        mls::FORMAT,
         mls::key_packages,
     ),
 ];
+
+/// The COPY format of `table`'s stream: binary for the MLS tables, whose BYTEA is most of
+/// the bytes, text for the others (see [`copy`]).
+pub fn copy_format(table: &str) -> copy::Format {
+    if table.starts_with("mls_") {
+        copy::Format::Binary
+    } else {
+        copy::Format::Text
+    }
+}
 
 /// Seeds the database behind `pool` (named `database` in messages).
 pub async fn seed(
@@ -205,13 +207,10 @@ pub async fn seed(
     // A migrated, never-seeded database may have been written to (by `serve`, say): the
     // load truncates each table, so refuse rather than lose those rows.
     for &table in TABLES {
-        let used: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT EXISTS (SELECT FROM {table})"
-        )))
-        .fetch_one(pool)
-        .await
-        .map_err(sql("checking the tables are empty"))?;
-        if used {
+        if copy::has_rows(pool, table)
+            .await
+            .map_err(sql("checking the tables are empty"))?
+        {
             return Err(SeedError::NotEmpty { table });
         }
     }
@@ -244,12 +243,12 @@ pub async fn seed(
     let mut progress = progress::Progress::new(progress::Mode::detect(opts.quiet));
     let plain = progress.mode() == progress::Mode::Lines;
     let restore = deferred.start(pool, &progress);
-    let progress_ref = &mut progress;
     let mut loaders = Vec::new();
-    let mut generators = Vec::new();
-    for &(table, columns, format, generate) in SIMPLE_TABLES {
+    // A table's loader (its COPY, progress bar and rebuild), and the sink that feeds it.
+    let mut open = |table: &'static str, columns: &'static str| {
+        let format = copy_format(table);
         let (tx, rx) = mpsc::channel(copy::CHANNEL_CHUNKS);
-        let bar = progress_ref.table(table);
+        let bar = progress.table(table);
         loaders.push(spawn_loader(
             pool,
             (table, columns, format),
@@ -257,27 +256,22 @@ pub async fn seed(
             (bar, plain),
             Arc::clone(&restore),
         ));
+        copy::TableSink::with_format(table, format, tx)
+    };
+    let mut generators = Vec::new();
+    for &(table, columns, generate) in SIMPLE_TABLES {
+        let mut sink = open(table, columns);
         let w = Arc::clone(&world);
         generators.push(tokio::task::spawn_blocking(move || {
-            let mut sink = copy::TableSink::with_format(table, format, tx);
             generate(&w, &mut sink)?;
             sink.finish()?;
             Ok::<(), SeedError>(())
         }));
     }
-    let mut mls_sinks = Vec::new();
-    for &(table, columns) in mls::TABLES {
-        let (tx, rx) = mpsc::channel(copy::CHANNEL_CHUNKS);
-        let bar = progress_ref.table(table);
-        loaders.push(spawn_loader(
-            pool,
-            (table, columns, mls::FORMAT),
-            rx,
-            (bar, plain),
-            Arc::clone(&restore),
-        ));
-        mls_sinks.push(copy::TableSink::with_format(table, mls::FORMAT, tx));
-    }
+    let mls_sinks: Vec<_> = mls::TABLES
+        .iter()
+        .map(|&(table, columns)| open(table, columns))
+        .collect();
     let w = Arc::clone(&world);
     let mls_gen = tokio::task::spawn_blocking(move || mls::groups(&w, mls_sinks));
     let ticker = progress.spawn_ticker(Duration::from_secs(5));
@@ -412,6 +406,7 @@ fn spawn_loader(
             .map_err(|e| match e {
                 copy::LoadFailure::Sql(source) => SeedError::Load { table, source },
                 copy::LoadFailure::Stopped => SeedError::GeneratorStopped { table },
+                copy::LoadFailure::NotEmpty => SeedError::NotEmpty { table },
             })?;
         let seconds = started.elapsed().as_secs_f64();
         #[allow(clippy::cast_precision_loss)]

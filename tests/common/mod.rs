@@ -64,6 +64,16 @@ pub async fn pool(url: &str) -> PgPool {
         .unwrap()
 }
 
+/// A new database the harness has claimed and migrated, but not seeded: its URL and a pool.
+pub async fn migrated_db() -> (String, PgPool) {
+    let url = fresh_db().await;
+    let pool = pool(&url).await;
+    intellacc_bench::db::marker::claim_and_migrate(&pool, "migrated")
+        .await
+        .unwrap();
+    (url, pool)
+}
+
 /// Seeds `url` with the given seed and scale.
 pub async fn seed_into(url: &str, seed: u64, scale: f64) -> seed::SeedOutcome {
     seed_with_jobs(url, seed, scale, 2).await
