@@ -74,8 +74,6 @@ pub struct VerifyReport {
     pub messages: usize,
     /// Application messages sent by the verifier itself (not decryptable).
     pub own_skipped: usize,
-    /// Messages of epochs before the verifier joined.
-    pub before_join: usize,
     pub final_epoch: u64,
 }
 
@@ -111,12 +109,11 @@ pub fn verify(
         commits: 0,
         messages: 0,
         own_skipped: 0,
-        before_join: 0,
         final_epoch: 0,
     };
     for (i, ev) in events.iter().enumerate() {
         if ev.epoch < joined_epoch {
-            report.before_join += 1;
+            // Not for this member: sent before it joined.
             continue;
         }
         if group.epoch().as_u64() != ev.epoch {
